@@ -1,0 +1,906 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Fake IOMMU driver for KUnit tests.
+ *
+ * A real struct iommu_device, registered with the IOMMU core on a bus of its
+ * own, so that the devices tests put on that bus are probed, grouped and
+ * given default domains by the real core, exactly as a hardware driver's
+ * devices are. Its paging domains keep an honest page table (an xarray from
+ * IOVA granule to physical address, page size and prot), record every call
+ * the core makes into them, and fail map_pages and iotlb_sync_map calls as a
+ * test scripts.
+ *
+ * Test-only: it depends on KUNIT and is selected by the KUnit tests that use
+ * it.
+ */
+#include <kunit/resource.h>
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
+#include <linux/bitfield.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
+#include <linux/err.h>
+#include <linux/iommu.h>
+#include <linux/property.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+
+#include "iommu-priv.h"
+#include "fake-iommu.h"
+
+#define FAKE_IOMMU_MAX_RULES	8
+#define FAKE_IOMMU_LOG_SIZE	512
+
+/* A page table entry: a value entry stored at the IOVA granule of its head. */
+#define FAKE_PTE_PROT		GENMASK(5, 0)
+#define FAKE_PTE_ORDER		GENMASK(10, 6)
+#define FAKE_PTE_PFN_SHIFT	11
+
+struct fake_iommu_rule {
+	struct fake_iommu_fault fault;
+	unsigned int seen;
+	bool active;
+};
+
+struct fake_iommu_domain {
+	struct iommu_domain domain;
+	/* Protects everything below, map_pages may run in atomic context. */
+	spinlock_t lock;
+	struct xarray ptes;
+	struct fake_iommu_rule rules[FAKE_IOMMU_MAX_RULES];
+	unsigned int nr_calls[FAKE_IOMMU_NR_OPS];
+	unsigned int log_len;
+	bool allow_leftovers;
+	struct fake_iommu_call log[FAKE_IOMMU_LOG_SIZE];
+};
+
+struct fake_iommu_dev {
+	struct device dev;
+	struct fake_iommu_dev_opts opts;
+	u64 dma_mask;
+};
+
+static struct {
+	struct iommu_device iommu;
+	struct notifier_block nb;
+	struct fwnode_handle *own_fwnode;
+} fake_iommu;
+
+static const struct bus_type fake_iommu_bus = {
+	.name = "fake_iommu",
+};
+
+static const struct iommu_ops fake_iommu_ops;
+
+static struct fake_iommu_domain *to_fake_domain(struct iommu_domain *domain)
+{
+	if (!domain || domain->owner != &fake_iommu_ops ||
+	    !(domain->type & __IOMMU_DOMAIN_PAGING))
+		return NULL;
+	return container_of(domain, struct fake_iommu_domain, domain);
+}
+
+static struct fake_iommu_dev *to_fake_dev(struct device *dev)
+{
+	if (!dev || dev->bus != &fake_iommu_bus)
+		return NULL;
+	return container_of(dev, struct fake_iommu_dev, dev);
+}
+
+static void *fake_pte_make(phys_addr_t phys, size_t pgsize, int prot)
+{
+	unsigned long v = (unsigned long)(phys >> ilog2(FAKE_IOMMU_GRANULE));
+
+	v = v << FAKE_PTE_PFN_SHIFT |
+	    FIELD_PREP(FAKE_PTE_ORDER, ilog2(pgsize) - ilog2(FAKE_IOMMU_GRANULE)) |
+	    FIELD_PREP(FAKE_PTE_PROT, prot);
+	return xa_mk_value(v);
+}
+
+static size_t fake_pte_size(unsigned long v)
+{
+	return FAKE_IOMMU_GRANULE << FIELD_GET(FAKE_PTE_ORDER, v);
+}
+
+static phys_addr_t fake_pte_phys(unsigned long v)
+{
+	return (phys_addr_t)(v >> FAKE_PTE_PFN_SHIFT) << ilog2(FAKE_IOMMU_GRANULE);
+}
+
+/* Find the entry whose page covers @iova. Caller holds fd->lock. */
+static bool fake_pte_find(struct fake_iommu_domain *fd, unsigned long iova,
+			  unsigned long *head, unsigned long *val)
+{
+	unsigned long sizes = fd->domain.pgsize_bitmap;
+	unsigned int bit;
+
+	for_each_set_bit(bit, &sizes, BITS_PER_LONG) {
+		unsigned long h = ALIGN_DOWN(iova, 1UL << bit);
+		void *e = xa_load(&fd->ptes, h / FAKE_IOMMU_GRANULE);
+
+		if (xa_is_value(e) && fake_pte_size(xa_to_value(e)) == 1UL << bit) {
+			*head = h;
+			*val = xa_to_value(e);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Is any part of [iova, iova + size) mapped? Caller holds fd->lock. */
+static bool fake_pte_overlaps(struct fake_iommu_domain *fd, unsigned long iova,
+			      size_t size)
+{
+	unsigned long index = iova / FAKE_IOMMU_GRANULE;
+	unsigned long head, val;
+
+	if (fake_pte_find(fd, iova, &head, &val))
+		return true;
+	return xa_find(&fd->ptes, &index, (iova + size - 1) / FAKE_IOMMU_GRANULE,
+		       XA_PRESENT);
+}
+
+/* Caller holds fd->lock. */
+static void fake_record(struct fake_iommu_domain *fd, enum fake_iommu_op op,
+			unsigned long iova, size_t size, size_t pgsize,
+			size_t done, int ret)
+{
+	fd->nr_calls[op]++;
+	if (fd->log_len >= FAKE_IOMMU_LOG_SIZE)
+		return;
+	fd->log[fd->log_len++] = (struct fake_iommu_call) {
+		.op = op, .iova = iova, .size = size, .pgsize = pgsize,
+		.done = done, .ret = ret,
+	};
+}
+
+/*
+ * Does a rule fail this call? Every active rule for @op sees every call, so
+ * that "the Nth call" means the same thing whatever other rules do. Caller
+ * holds fd->lock.
+ */
+static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
+			    unsigned long iova, size_t size, size_t *partial)
+{
+	int err = 0;
+	int i;
+
+	for (i = 0; i < FAKE_IOMMU_MAX_RULES; i++) {
+		struct fake_iommu_rule *r = &fd->rules[i];
+		const struct fake_iommu_fault *f = &r->fault;
+		bool hit = false;
+
+		if (!r->active || f->op != op)
+			continue;
+		switch (f->kind) {
+		case FAKE_IOMMU_FAIL_NTH:
+			hit = ++r->seen == f->nth;
+			r->active = !hit;
+			break;
+		case FAKE_IOMMU_FAIL_NEXT:
+			hit = true;
+			r->active = ++r->seen < f->count;
+			break;
+		case FAKE_IOMMU_FAIL_RANGE:
+			hit = iova < f->end && iova + size > f->start;
+			break;
+		}
+		if (hit && !err) {
+			err = f->err;
+			*partial = f->partial;
+		}
+	}
+	return err;
+}
+
+static int fake_iommu_map_pages(struct iommu_domain *domain,
+				unsigned long iova, phys_addr_t paddr,
+				size_t pgsize, size_t pgcount, int prot,
+				gfp_t gfp, size_t *mapped)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	size_t i, limit = pgcount, partial = 0, done = 0;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	if (!is_power_of_2(pgsize) || !(pgsize & domain->pgsize_bitmap) ||
+	    !IS_ALIGNED(iova | paddr, pgsize) || !pgcount ||
+	    iova < domain->geometry.aperture_start ||
+	    iova + pgsize * pgcount - 1 > domain->geometry.aperture_end) {
+		ret = -EINVAL;
+		goto out;
+	}
+
+	ret = fake_fault_check(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount,
+			       &partial);
+	if (ret)
+		limit = min(partial, pgcount);
+
+	for (i = 0; i < limit; i++) {
+		unsigned long cur = iova + done;
+		int err;
+
+		if (fake_pte_overlaps(fd, cur, pgsize)) {
+			ret = -EEXIST;
+			break;
+		}
+		/* Our own lock is held with interrupts off: never sleep here. */
+		err = xa_err(xa_store(&fd->ptes, cur / FAKE_IOMMU_GRANULE,
+				      fake_pte_make(paddr + done, pgsize, prot),
+				      GFP_ATOMIC));
+		if (err) {
+			ret = err;
+			break;
+		}
+		done += pgsize;
+	}
+out:
+	*mapped += done;
+	fake_record(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount, pgsize,
+		    done, ret);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return ret;
+}
+
+static size_t fake_iommu_unmap_pages(struct iommu_domain *domain,
+				     unsigned long iova, size_t pgsize,
+				     size_t pgcount,
+				     struct iommu_iotlb_gather *gather)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	size_t done = 0, size = pgsize * pgcount;
+	unsigned long flags, head, val;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	/* Like a real page table: stop at the first hole, unmap whole pages. */
+	while (done < size && fake_pte_find(fd, iova + done, &head, &val) &&
+	       head == iova + done) {
+		xa_erase(&fd->ptes, head / FAKE_IOMMU_GRANULE);
+		done += fake_pte_size(val);
+	}
+	fake_record(fd, FAKE_IOMMU_UNMAP_PAGES, iova, size, pgsize, done, 0);
+	spin_unlock_irqrestore(&fd->lock, flags);
+
+	if (done)
+		iommu_iotlb_gather_add_range(gather, iova, done);
+	return done;
+}
+
+static int fake_iommu_iotlb_sync_map(struct iommu_domain *domain,
+				     unsigned long iova, size_t size)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	size_t partial = 0;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	ret = fake_fault_check(fd, FAKE_IOMMU_SYNC_MAP, iova, size, &partial);
+	fake_record(fd, FAKE_IOMMU_SYNC_MAP, iova, size, 0, 0, ret);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return ret;
+}
+
+static void fake_iommu_iotlb_sync(struct iommu_domain *domain,
+				  struct iommu_iotlb_gather *gather)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	size_t size = 0;
+	unsigned long flags;
+
+	if (gather->end >= gather->start)
+		size = gather->end - gather->start + 1;
+	spin_lock_irqsave(&fd->lock, flags);
+	fake_record(fd, FAKE_IOMMU_IOTLB_SYNC, size ? gather->start : 0, size,
+		    0, 0, 0);
+	spin_unlock_irqrestore(&fd->lock, flags);
+}
+
+static void fake_iommu_flush_iotlb_all(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	fake_record(fd, FAKE_IOMMU_FLUSH_ALL, 0, 0, 0, 0, 0);
+	spin_unlock_irqrestore(&fd->lock, flags);
+}
+
+static phys_addr_t fake_iommu_iova_to_phys(struct iommu_domain *domain,
+					   dma_addr_t iova)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	phys_addr_t phys = 0;
+	unsigned long flags, head, val;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	if (fake_pte_find(fd, iova, &head, &val))
+		phys = fake_pte_phys(val) + (iova - head);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return phys;
+}
+
+static int fake_iommu_attach_dev(struct iommu_domain *domain,
+				 struct device *dev)
+{
+	return to_fake_dev(dev) ? 0 : -ENODEV;
+}
+
+static void fake_iommu_domain_free(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+
+	if (!fd->allow_leftovers)
+		fake_iommu_check_empty(kunit_get_current_test(), domain);
+	xa_destroy(&fd->ptes);
+	kfree(fd);
+}
+
+static const struct iommu_domain_ops fake_iommu_domain_ops = {
+	.attach_dev = fake_iommu_attach_dev,
+	.map_pages = fake_iommu_map_pages,
+	.unmap_pages = fake_iommu_unmap_pages,
+	.iotlb_sync_map = fake_iommu_iotlb_sync_map,
+	.iotlb_sync = fake_iommu_iotlb_sync,
+	.flush_iotlb_all = fake_iommu_flush_iotlb_all,
+	.iova_to_phys = fake_iommu_iova_to_phys,
+	.free = fake_iommu_domain_free,
+};
+
+static const struct iommu_domain_ops fake_iommu_identity_ops = {
+	.attach_dev = fake_iommu_attach_dev,
+};
+
+static struct iommu_domain fake_iommu_identity_domain = {
+	.type = IOMMU_DOMAIN_IDENTITY,
+	.ops = &fake_iommu_identity_ops,
+};
+
+static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
+{
+	struct fake_iommu_dev *fdev = to_fake_dev(dev);
+	struct fake_iommu_domain *fd;
+
+	fd = kzalloc(sizeof(*fd), GFP_KERNEL);
+	if (!fd)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&fd->lock);
+	xa_init(&fd->ptes);
+	fd->domain.pgsize_bitmap = FAKE_IOMMU_GRANULE;
+	fd->domain.geometry.aperture_end = SZ_4G - 1;
+	fd->domain.geometry.force_aperture = true;
+	if (fdev) {
+		if (fdev->opts.pgsize_bitmap)
+			fd->domain.pgsize_bitmap = fdev->opts.pgsize_bitmap;
+		fd->domain.geometry.aperture_start = fdev->opts.aperture_start;
+		if (fdev->opts.aperture_end)
+			fd->domain.geometry.aperture_end = fdev->opts.aperture_end;
+	}
+	return &fd->domain;
+}
+
+static struct iommu_device *fake_iommu_probe_device(struct device *dev)
+{
+	if (!to_fake_dev(dev))
+		return ERR_PTR(-ENODEV);
+	return &fake_iommu.iommu;
+}
+
+static int fake_iommu_def_domain_type(struct device *dev)
+{
+	return to_fake_dev(dev)->opts.def_domain_type;
+}
+
+static bool fake_iommu_capable(struct device *dev, enum iommu_cap cap)
+{
+	switch (cap) {
+	case IOMMU_CAP_CACHE_COHERENCY:
+		return true;
+	case IOMMU_CAP_DEFERRED_FLUSH:
+		return to_fake_dev(dev)->opts.deferred_flush;
+	default:
+		return false;
+	}
+}
+
+static const struct iommu_ops fake_iommu_ops = {
+	.owner = THIS_MODULE,
+	.identity_domain = &fake_iommu_identity_domain,
+	.capable = fake_iommu_capable,
+	.domain_alloc_paging = fake_iommu_domain_alloc_paging,
+	.probe_device = fake_iommu_probe_device,
+	.device_group = generic_single_device_group,
+	.def_domain_type = fake_iommu_def_domain_type,
+	.pgsize_bitmap = FAKE_IOMMU_GRANULE,
+	.default_domain_ops = &fake_iommu_domain_ops,
+};
+
+static void fake_iommu_dev_release(struct device *dev)
+{
+	if (dev->iommu)
+		dev_iommu_free(dev);
+	kfree(to_fake_dev(dev));
+}
+
+static void fake_iommu_remove_device(void *dev)
+{
+	device_unregister(dev);
+}
+
+/**
+ * fake_iommu_add_device() - add a device behind the fake IOMMU
+ * @test: the test that owns the device; it is removed when the test ends
+ * @opts: how the device and its domains look, or NULL for the defaults
+ *
+ * The device is added to the fake IOMMU's bus with a fwspec naming the fake
+ * IOMMU, so the IOMMU core probes it with the fake driver (and never with
+ * another IOMMU driver registered in the same kernel), puts it in a group of
+ * its own and attaches the default domain the core picks for it. The test
+ * fails if any of that does not happen.
+ *
+ * Return: the device.
+ */
+struct device *fake_iommu_add_device(struct kunit *test,
+				     const struct fake_iommu_dev_opts *opts)
+{
+	static atomic_t next_id = ATOMIC_INIT(0);
+	struct fake_iommu_dev *fdev;
+	struct device *dev;
+	int rc;
+
+	fdev = kzalloc(sizeof(*fdev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fdev);
+	if (opts)
+		fdev->opts = *opts;
+	dev = &fdev->dev;
+	device_initialize(dev);
+	dev->release = fake_iommu_dev_release;
+	dev->bus = &fake_iommu_bus;
+	fdev->dma_mask = DMA_BIT_MASK(64);
+	dev->dma_mask = &fdev->dma_mask;
+	dev->coherent_dma_mask = DMA_BIT_MASK(64);
+	rc = dev_set_name(dev, "fake_iommu_dev%d", atomic_inc_return(&next_id));
+	if (!rc) {
+		mutex_lock(&iommu_probe_device_lock);
+		rc = iommu_fwspec_init(dev, fake_iommu.iommu.fwnode);
+		mutex_unlock(&iommu_probe_device_lock);
+	}
+	if (!rc)
+		rc = device_add(dev);
+	if (rc) {
+		put_device(dev);
+		KUNIT_FAIL_AND_ABORT(test, "fake-iommu: adding a device failed: %d",
+				     rc);
+	}
+	rc = kunit_add_action_or_reset(test, fake_iommu_remove_device, dev);
+	KUNIT_ASSERT_EQ(test, rc, 0);
+	KUNIT_ASSERT_TRUE_MSG(test, device_iommu_mapped(dev),
+			      "fake-iommu: the IOMMU core did not probe %s",
+			      dev_name(dev));
+	KUNIT_ASSERT_NOT_NULL_MSG(test, iommu_get_domain_for_dev(dev),
+				  "fake-iommu: %s has no default domain",
+				  dev_name(dev));
+	return dev;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_add_device);
+
+static void fake_iommu_free_domain_action(void *domain)
+{
+	iommu_domain_free(domain);
+}
+
+/**
+ * fake_iommu_alloc_domain() - allocate a paging domain through the core
+ * @test: the test that owns the domain; it is freed when the test ends
+ * @dev: a device from fake_iommu_add_device()
+ *
+ * Allocates an unmanaged domain with iommu_paging_domain_alloc(), as any
+ * IOMMU API user does. The domain is freed when the test ends; a test that
+ * attaches it must detach it (for example with a later KUnit action) first.
+ *
+ * Return: the domain.
+ */
+struct iommu_domain *fake_iommu_alloc_domain(struct kunit *test,
+					     struct device *dev)
+{
+	struct iommu_domain *domain = iommu_paging_domain_alloc(dev);
+	int rc;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, domain);
+	rc = kunit_add_action_or_reset(test, fake_iommu_free_domain_action,
+				       domain);
+	KUNIT_ASSERT_EQ(test, rc, 0);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, to_fake_domain(domain),
+				  "fake-iommu: the core gave a domain of another driver");
+	return domain;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_alloc_domain);
+
+static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
+{
+	if (f->op != FAKE_IOMMU_SYNC_MAP && f->op != FAKE_IOMMU_MAP_PAGES)
+		return "only map_pages and iotlb_sync_map calls can fail";
+	if (f->err < -MAX_ERRNO || f->err > -1)
+		return "the errno must be in [-MAX_ERRNO, -1]";
+	if (f->partial && f->op != FAKE_IOMMU_MAP_PAGES)
+		return "partial progress is for map_pages only";
+	switch (f->kind) {
+	case FAKE_IOMMU_FAIL_NTH:
+		return f->nth ? NULL : "the Nth call counts from 1";
+	case FAKE_IOMMU_FAIL_NEXT:
+		return f->count ? NULL : "the number of calls to fail must be at least 1";
+	case FAKE_IOMMU_FAIL_RANGE:
+		return f->end > f->start ? NULL : "the IOVA range is empty";
+	}
+	return "unknown kind of fault";
+}
+
+/**
+ * fake_iommu_script() - script an error for a fake domain
+ * @test: the test; an invalid script fails it
+ * @domain: a paging domain of the fake driver
+ * @fault: which calls fail, and how
+ *
+ * Rules add up: each one sees every call of its operation, and the first
+ * rule (in the order they were added) that fails a call gives its error.
+ *
+ * Return: 0, or -EINVAL for an invalid script (the test is marked failed
+ * with a message saying why), or -ENOSPC when the domain has too many rules.
+ */
+int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
+		      const struct fake_iommu_fault *fault)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	const char *why = fake_fault_invalid(fault);
+	unsigned long flags;
+	int i;
+
+	if (!why && !fd)
+		why = "not a paging domain of the fake IOMMU";
+	if (why) {
+		KUNIT_FAIL(test,
+			   "fake-iommu: invalid fault script {op %d kind %d err %d nth %u count %u range [%#lx, %#lx) partial %zu}: %s",
+			   fault->op, fault->kind, fault->err, fault->nth,
+			   fault->count, fault->start, fault->end,
+			   fault->partial, why);
+		return -EINVAL;
+	}
+
+	spin_lock_irqsave(&fd->lock, flags);
+	for (i = 0; i < FAKE_IOMMU_MAX_RULES; i++) {
+		if (!fd->rules[i].active) {
+			fd->rules[i] = (struct fake_iommu_rule) {
+				.fault = *fault, .active = true,
+			};
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&fd->lock, flags);
+	if (i == FAKE_IOMMU_MAX_RULES) {
+		KUNIT_FAIL(test, "fake-iommu: more than %d fault rules",
+			   FAKE_IOMMU_MAX_RULES);
+		return -ENOSPC;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_script);
+
+/**
+ * fake_iommu_fail_nth() - fail the @nth call of @op from now, once
+ * @test: the test
+ * @domain: a paging domain of the fake driver
+ * @op: FAKE_IOMMU_SYNC_MAP or FAKE_IOMMU_MAP_PAGES
+ * @nth: which call, 1 being the next one
+ * @err: the errno to return, in [-MAX_ERRNO, -1]
+ *
+ * Return: as fake_iommu_script().
+ */
+int fake_iommu_fail_nth(struct kunit *test, struct iommu_domain *domain,
+			enum fake_iommu_op op, unsigned int nth, int err)
+{
+	struct fake_iommu_fault f = {
+		.op = op, .kind = FAKE_IOMMU_FAIL_NTH, .nth = nth, .err = err,
+	};
+
+	return fake_iommu_script(test, domain, &f);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_fail_nth);
+
+/**
+ * fake_iommu_fail_next() - fail the next @count calls of @op, then succeed
+ * @test: the test
+ * @domain: a paging domain of the fake driver
+ * @op: FAKE_IOMMU_SYNC_MAP or FAKE_IOMMU_MAP_PAGES
+ * @count: how many calls fail, at least 1
+ * @err: the errno to return, in [-MAX_ERRNO, -1]
+ *
+ * Return: as fake_iommu_script().
+ */
+int fake_iommu_fail_next(struct kunit *test, struct iommu_domain *domain,
+			 enum fake_iommu_op op, unsigned int count, int err)
+{
+	struct fake_iommu_fault f = {
+		.op = op, .kind = FAKE_IOMMU_FAIL_NEXT, .count = count,
+		.err = err,
+	};
+
+	return fake_iommu_script(test, domain, &f);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_fail_next);
+
+/**
+ * fake_iommu_fail_range() - fail every call of @op overlapping a range
+ * @test: the test
+ * @domain: a paging domain of the fake driver
+ * @op: FAKE_IOMMU_SYNC_MAP or FAKE_IOMMU_MAP_PAGES
+ * @start: first IOVA of the range
+ * @end: first IOVA after the range
+ * @err: the errno to return, in [-MAX_ERRNO, -1]
+ *
+ * Return: as fake_iommu_script().
+ */
+int fake_iommu_fail_range(struct kunit *test, struct iommu_domain *domain,
+			  enum fake_iommu_op op, unsigned long start,
+			  unsigned long end, int err)
+{
+	struct fake_iommu_fault f = {
+		.op = op, .kind = FAKE_IOMMU_FAIL_RANGE, .start = start,
+		.end = end, .err = err,
+	};
+
+	return fake_iommu_script(test, domain, &f);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_fail_range);
+
+/**
+ * fake_iommu_clear_faults() - drop every fault rule of a domain
+ * @domain: a paging domain of the fake driver
+ */
+void fake_iommu_clear_faults(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+
+	if (!fd)
+		return;
+	spin_lock_irqsave(&fd->lock, flags);
+	memset(fd->rules, 0, sizeof(fd->rules));
+	spin_unlock_irqrestore(&fd->lock, flags);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_clear_faults);
+
+/**
+ * fake_iommu_lookup() - read the fake page table
+ * @domain: a paging domain of the fake driver
+ * @iova: any IOVA
+ * @phys: if not NULL, set to the physical address @iova translates to
+ * @pgsize: if not NULL, set to the size of the page mapping @iova
+ * @prot: if not NULL, set to the IOMMU_* prot of that page
+ *
+ * Return: true if @iova is mapped.
+ */
+bool fake_iommu_lookup(struct iommu_domain *domain, unsigned long iova,
+		       phys_addr_t *phys, size_t *pgsize, int *prot)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags, head, val;
+	bool found;
+
+	if (!fd)
+		return false;
+	spin_lock_irqsave(&fd->lock, flags);
+	found = fake_pte_find(fd, iova, &head, &val);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	if (!found)
+		return false;
+	if (phys)
+		*phys = fake_pte_phys(val) + (iova - head);
+	if (pgsize)
+		*pgsize = fake_pte_size(val);
+	if (prot)
+		*prot = FIELD_GET(FAKE_PTE_PROT, val);
+	return true;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_lookup);
+
+/**
+ * fake_iommu_mapped_pages() - count mapped granules in a range
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range
+ * @size: length of the range; 0 means the whole address space
+ *
+ * Return: how many FAKE_IOMMU_GRANULE pieces of [@iova, @iova + @size) are
+ * mapped, whatever the page sizes used.
+ */
+unsigned long fake_iommu_mapped_pages(struct iommu_domain *domain,
+				      unsigned long iova, size_t size)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long first = iova / FAKE_IOMMU_GRANULE;
+	unsigned long last = size ? (iova + size - 1) / FAKE_IOMMU_GRANULE :
+				    ULONG_MAX;
+	unsigned long flags, index = 0, count = 0;
+	void *e;
+
+	if (!fd)
+		return 0;
+	spin_lock_irqsave(&fd->lock, flags);
+	xa_for_each(&fd->ptes, index, e) {
+		unsigned long n = fake_pte_size(xa_to_value(e)) /
+				  FAKE_IOMMU_GRANULE;
+		unsigned long lo = max(index, first);
+		unsigned long hi = min(index + n - 1, last);
+
+		if (lo <= hi)
+			count += hi - lo + 1;
+	}
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return count;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_mapped_pages);
+
+/**
+ * fake_iommu_nr_calls() - how many calls of @op the domain has seen
+ * @domain: a paging domain of the fake driver
+ * @op: the operation
+ *
+ * Counts every call since the domain was allocated or the record was last
+ * reset, even those beyond the size of the call log.
+ *
+ * Return: the count.
+ */
+unsigned int fake_iommu_nr_calls(struct iommu_domain *domain,
+				 enum fake_iommu_op op)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+
+	if (!fd || op >= FAKE_IOMMU_NR_OPS)
+		return 0;
+	return READ_ONCE(fd->nr_calls[op]);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_nr_calls);
+
+/**
+ * fake_iommu_get_call() - read the call log
+ * @domain: a paging domain of the fake driver
+ * @op: the operation, or FAKE_IOMMU_NR_OPS for calls of any operation
+ * @idx: which one of those calls, 0 being the oldest
+ *
+ * Return: the record, or NULL if there is no such call in the log. The
+ * record stays valid until the log is reset or the domain freed.
+ */
+const struct fake_iommu_call *fake_iommu_get_call(struct iommu_domain *domain,
+						  enum fake_iommu_op op,
+						  unsigned int idx)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	const struct fake_iommu_call *call = NULL;
+	unsigned long flags;
+	unsigned int i;
+
+	if (!fd)
+		return NULL;
+	spin_lock_irqsave(&fd->lock, flags);
+	for (i = 0; i < fd->log_len; i++) {
+		if (op != FAKE_IOMMU_NR_OPS && fd->log[i].op != op)
+			continue;
+		if (!idx--) {
+			call = &fd->log[i];
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return call;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_get_call);
+
+/**
+ * fake_iommu_reset_calls() - forget the calls recorded so far
+ * @domain: a paging domain of the fake driver
+ */
+void fake_iommu_reset_calls(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+
+	if (!fd)
+		return;
+	spin_lock_irqsave(&fd->lock, flags);
+	memset(fd->nr_calls, 0, sizeof(fd->nr_calls));
+	fd->log_len = 0;
+	spin_unlock_irqrestore(&fd->lock, flags);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_reset_calls);
+
+/**
+ * fake_iommu_check_empty() - fail @test if anything is still mapped
+ * @test: the test to fail, or NULL to only log
+ * @domain: a paging domain of the fake driver
+ *
+ * This check runs by itself when a fake domain is freed, against the test
+ * running at that moment, unless fake_iommu_expect_leftovers() was called.
+ *
+ * Return: true if nothing is mapped.
+ */
+bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags, first = 0, pages;
+
+	if (!fd)
+		return true;
+	spin_lock_irqsave(&fd->lock, flags);
+	xa_find(&fd->ptes, &first, ULONG_MAX, XA_PRESENT);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	pages = fake_iommu_mapped_pages(domain, 0, 0);
+	if (!pages)
+		return true;
+	if (test)
+		KUNIT_FAIL(test,
+			   "fake-iommu: %lu page(s) still mapped in the domain, the first at IOVA %#lx",
+			   pages, first * FAKE_IOMMU_GRANULE);
+	else
+		pr_err("fake-iommu: %lu page(s) still mapped in a freed domain, the first at IOVA %#lx\n",
+		       pages, first * FAKE_IOMMU_GRANULE);
+	return false;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_check_empty);
+
+/**
+ * fake_iommu_expect_leftovers() - let a domain be freed with pages mapped
+ * @domain: a paging domain of the fake driver
+ */
+void fake_iommu_expect_leftovers(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+
+	if (fd)
+		fd->allow_leftovers = true;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_leftovers);
+
+static int __init fake_iommu_init(void)
+{
+	struct fwnode_handle *fwnode;
+	int rc;
+
+	rc = bus_register(&fake_iommu_bus);
+	if (rc)
+		return rc;
+	rc = iommu_device_sysfs_add(&fake_iommu.iommu, NULL, NULL, "fake-iommu");
+	if (rc)
+		goto err_bus;
+
+	/*
+	 * Devices on our bus carry a fwspec naming this fwnode, so the core
+	 * never hands them to another IOMMU driver (nor ours theirs). Newer
+	 * kernels give a bus-registered IOMMU a fwnode of their own; then
+	 * ours is not needed.
+	 */
+	fwnode = fwnode_create_software_node(NULL, NULL);
+	if (IS_ERR(fwnode)) {
+		rc = PTR_ERR(fwnode);
+		goto err_sysfs;
+	}
+	fake_iommu.iommu.fwnode = fwnode;
+	rc = iommu_device_register_bus(&fake_iommu.iommu, &fake_iommu_ops,
+				       &fake_iommu_bus, &fake_iommu.nb);
+	if (rc)
+		goto err_fwnode;
+	if (fake_iommu.iommu.fwnode == fwnode)
+		fake_iommu.own_fwnode = fwnode;
+	else
+		fwnode_remove_software_node(fwnode);
+	return 0;
+
+err_fwnode:
+	fwnode_remove_software_node(fwnode);
+err_sysfs:
+	iommu_device_sysfs_remove(&fake_iommu.iommu);
+err_bus:
+	bus_unregister(&fake_iommu_bus);
+	return rc;
+}
+device_initcall(fake_iommu_init);

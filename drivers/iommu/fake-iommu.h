@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Fake IOMMU driver for KUnit tests of the IOMMU core and dma-iommu.
+ *
+ * The fake registers a real struct iommu_device on its own bus, so devices
+ * created with fake_iommu_add_device() are probed, grouped and given default
+ * domains by the real IOMMU core. Its paging domains keep an honest page
+ * table, record every call the core makes, and fail calls as scripted by the
+ * test.
+ */
+#ifndef __FAKE_IOMMU_H
+#define __FAKE_IOMMU_H
+
+#include <linux/types.h>
+
+struct device;
+struct iommu_domain;
+struct kunit;
+
+/* Smallest page the fake maps; also the granule of its page table. */
+#define FAKE_IOMMU_GRANULE	SZ_4K
+
+/**
+ * struct fake_iommu_dev_opts - how a fake device and its domains look
+ * @pgsize_bitmap: page sizes of paging domains allocated for the device;
+ *	0 means 4K only
+ * @aperture_start: first IOVA of the domains' aperture
+ * @aperture_end: last IOVA of the domains' aperture; 0 means 4G - 1
+ * @def_domain_type: what the driver asks the core for as default domain
+ *	(0: no preference, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_IDENTITY)
+ * @deferred_flush: report IOMMU_CAP_DEFERRED_FLUSH, so that a lazy default
+ *	domain becomes DMA_FQ
+ */
+struct fake_iommu_dev_opts {
+	unsigned long pgsize_bitmap;
+	dma_addr_t aperture_start;
+	dma_addr_t aperture_end;
+	int def_domain_type;
+	bool deferred_flush;
+};
+
+/* The domain operations the fake records and can be scripted to fail. */
+enum fake_iommu_op {
+	FAKE_IOMMU_MAP_PAGES,
+	FAKE_IOMMU_UNMAP_PAGES,
+	FAKE_IOMMU_SYNC_MAP,
+	FAKE_IOMMU_IOTLB_SYNC,
+	FAKE_IOMMU_FLUSH_ALL,
+	FAKE_IOMMU_NR_OPS,
+};
+
+/**
+ * struct fake_iommu_call - one recorded call into a fake paging domain
+ * @op: which operation
+ * @iova: first IOVA of the call (for IOTLB_SYNC, the gather's start)
+ * @size: bytes asked for (pgsize * pgcount; for IOTLB_SYNC, the gather's
+ *	length; 0 for an empty gather or FLUSH_ALL)
+ * @pgsize: page size of MAP_PAGES and UNMAP_PAGES calls
+ * @done: bytes mapped or unmapped by MAP_PAGES and UNMAP_PAGES calls
+ * @ret: the value returned by MAP_PAGES and SYNC_MAP calls
+ */
+struct fake_iommu_call {
+	enum fake_iommu_op op;
+	unsigned long iova;
+	size_t size;
+	size_t pgsize;
+	size_t done;
+	int ret;
+};
+
+/* How a fault rule picks the calls it fails. */
+enum fake_iommu_fault_kind {
+	FAKE_IOMMU_FAIL_NTH,	/* the @nth call from now, once */
+	FAKE_IOMMU_FAIL_NEXT,	/* the next @count calls, then succeed */
+	FAKE_IOMMU_FAIL_RANGE,	/* every call overlapping [@start, @end) */
+};
+
+/**
+ * struct fake_iommu_fault - a scripted error
+ * @op: FAKE_IOMMU_SYNC_MAP or FAKE_IOMMU_MAP_PAGES
+ * @kind: which calls fail
+ * @err: the error returned, in [-MAX_ERRNO, -1]
+ * @nth: for FAKE_IOMMU_FAIL_NTH, which call fails (1 is the next one)
+ * @count: for FAKE_IOMMU_FAIL_NEXT, how many calls fail (at least 1)
+ * @start: for FAKE_IOMMU_FAIL_RANGE, first IOVA of the range
+ * @end: for FAKE_IOMMU_FAIL_RANGE, first IOVA after the range (> @start)
+ * @partial: for MAP_PAGES, how many pages a failing call maps before it
+ *	returns @err (capped at the pages asked for)
+ */
+struct fake_iommu_fault {
+	enum fake_iommu_op op;
+	enum fake_iommu_fault_kind kind;
+	int err;
+	unsigned int nth;
+	unsigned int count;
+	unsigned long start;
+	unsigned long end;
+	size_t partial;
+};
+
+struct device *fake_iommu_add_device(struct kunit *test,
+				     const struct fake_iommu_dev_opts *opts);
+struct iommu_domain *fake_iommu_alloc_domain(struct kunit *test,
+					     struct device *dev);
+
+int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
+		      const struct fake_iommu_fault *fault);
+int fake_iommu_fail_nth(struct kunit *test, struct iommu_domain *domain,
+			enum fake_iommu_op op, unsigned int nth, int err);
+int fake_iommu_fail_next(struct kunit *test, struct iommu_domain *domain,
+			 enum fake_iommu_op op, unsigned int count, int err);
+int fake_iommu_fail_range(struct kunit *test, struct iommu_domain *domain,
+			  enum fake_iommu_op op, unsigned long start,
+			  unsigned long end, int err);
+void fake_iommu_clear_faults(struct iommu_domain *domain);
+
+bool fake_iommu_lookup(struct iommu_domain *domain, unsigned long iova,
+		       phys_addr_t *phys, size_t *pgsize, int *prot);
+unsigned long fake_iommu_mapped_pages(struct iommu_domain *domain,
+				      unsigned long iova, size_t size);
+
+unsigned int fake_iommu_nr_calls(struct iommu_domain *domain,
+				 enum fake_iommu_op op);
+const struct fake_iommu_call *fake_iommu_get_call(struct iommu_domain *domain,
+						  enum fake_iommu_op op,
+						  unsigned int idx);
+void fake_iommu_reset_calls(struct iommu_domain *domain);
+
+bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
+void fake_iommu_expect_leftovers(struct iommu_domain *domain);
+
+#endif /* __FAKE_IOMMU_H */
