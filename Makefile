@@ -12,9 +12,9 @@ SUITE ?=
 RUNNER := tools/iommu-kunit
 OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE)
 
-.PHONY: run test checkpatch bench prepare clean distclean
+.PHONY: run test checkpatch bench mutate prepare clean distclean
 
-run test checkpatch bench prepare:
+run test checkpatch bench mutate prepare:
 	@$(RUNNER) $@ $(OPTS)
 
 clean:

@@ -4,6 +4,7 @@
 
 usage: check-results.py RESULTS.json EXPECTED.suites [FILTER_GLOB]
        check-results.py --total RESULTS.json...
+       check-results.py --failed RESULTS.json
 
 EXPECTED.suites lists one suite name a line ('#' starts a comment). With a
 kunit.py filter glob ("suite" or "suite.test"), only the suites it selects
@@ -36,9 +37,19 @@ def total(paths):
     return 0
 
 
+def failed(path):
+    """Print how many test cases ran and how many of them failed."""
+    with open(path) as f:
+        statuses = list(cases(json.load(f)))
+    print(len(statuses), sum(s not in ("PASS", "SKIP") for s in statuses))
+    return 0
+
+
 def main(argv):
     if len(argv) > 1 and argv[1] == "--total":
         return total(argv[2:])
+    if len(argv) == 3 and argv[1] == "--failed":
+        return failed(argv[2])
     if len(argv) not in (3, 4):
         sys.exit(__doc__)
     with open(argv[1]) as f:

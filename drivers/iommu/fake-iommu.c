@@ -142,17 +142,22 @@ static bool fake_pte_overlaps(struct fake_iommu_domain *fd, unsigned long iova,
 }
 
 /* Caller holds fd->lock. */
-static void fake_record(struct fake_iommu_domain *fd, enum fake_iommu_op op,
-			unsigned long iova, size_t size, size_t pgsize,
-			size_t done, int ret)
+static struct fake_iommu_call *fake_record(struct fake_iommu_domain *fd,
+					   enum fake_iommu_op op,
+					   unsigned long iova, size_t size,
+					   size_t pgsize, size_t done, int ret)
 {
+	struct fake_iommu_call *call;
+
 	fd->nr_calls[op]++;
 	if (fd->log_len >= FAKE_IOMMU_LOG_SIZE)
-		return;
-	fd->log[fd->log_len++] = (struct fake_iommu_call) {
+		return NULL;
+	call = &fd->log[fd->log_len++];
+	*call = (struct fake_iommu_call) {
 		.op = op, .iova = iova, .size = size, .pgsize = pgsize,
 		.done = done, .ret = ret,
 	};
+	return call;
 }
 
 /*
@@ -201,6 +206,7 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
 	size_t i, limit = pgcount, partial = 0, done = 0;
+	struct fake_iommu_call *call;
 	unsigned long flags;
 	int ret;
 
@@ -238,8 +244,10 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 	}
 out:
 	*mapped += done;
-	fake_record(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount, pgsize,
-		    done, ret);
+	call = fake_record(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount,
+			   pgsize, done, ret);
+	if (call)
+		call->paddr = paddr;
 	spin_unlock_irqrestore(&fd->lock, flags);
 	return ret;
 }
@@ -411,7 +419,7 @@ static const struct iommu_ops fake_iommu_ops = {
 	.capable = fake_iommu_capable,
 	.domain_alloc_paging = fake_iommu_domain_alloc_paging,
 	.probe_device = fake_iommu_probe_device,
-	.device_group = generic_single_device_group,
+	.device_group = generic_device_group,
 	.def_domain_type = fake_iommu_def_domain_type,
 	.pgsize_bitmap = FAKE_IOMMU_GRANULE,
 	.default_domain_ops = &fake_iommu_domain_ops,

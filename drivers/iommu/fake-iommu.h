@@ -53,6 +53,7 @@ enum fake_iommu_op {
  * struct fake_iommu_call - one recorded call into a fake paging domain
  * @op: which operation
  * @iova: first IOVA of the call (for IOTLB_SYNC, the gather's start)
+ * @paddr: first physical address of a MAP_PAGES call
  * @size: bytes asked for (pgsize * pgcount; for IOTLB_SYNC, the gather's
  *	length; 0 for an empty gather or FLUSH_ALL)
  * @pgsize: page size of MAP_PAGES and UNMAP_PAGES calls
@@ -62,6 +63,7 @@ enum fake_iommu_op {
 struct fake_iommu_call {
 	enum fake_iommu_op op;
 	unsigned long iova;
+	phys_addr_t paddr;
 	size_t size;
 	size_t pgsize;
 	size_t done;

@@ -1,0 +1,807 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for dma-iommu's unwinding when iotlb_sync_map fails.
+ *
+ * A device on the fake IOMMU gets a DMA (strict) or DMA_FQ (lazy) default
+ * domain from the real IOMMU core, so the DMA API calls below go through the
+ * real dma-iommu. With the fake's iotlb_sync_map failing, every mapping path
+ * (map_page, map_single, map_sg, map_sgtable, both alloc paths, noncontiguous
+ * allocations, map_resource) must report its documented error, leave nothing
+ * mapped, give the IOVA back to the allocator and free the pages it
+ * allocated; and the next mapping on the device must work.
+ */
+#include <kunit/test.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/mount.h>
+#include <linux/panic.h>
+#include <linux/sched.h>
+#include <linux/uaccess.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/sizes.h>
+#include <linux/vmalloc.h>
+
+#include "../fake-iommu.h"
+
+#define NR_PAGES	4
+
+struct dma_param {
+	const char *name;
+	bool fq;
+	int err;
+};
+
+static const struct dma_param dma_params[] = {
+	{ "DMA_ENOMEM", false, -ENOMEM },
+	{ "DMA_EIO", false, -EIO },
+	{ "DMA_FQ_ENOMEM", true, -ENOMEM },
+	{ "DMA_FQ_EIO", true, -EIO },
+};
+
+KUNIT_ARRAY_PARAM_DESC(dma_params, dma_params, name);
+
+static const struct dma_param domain_params[] = {
+	{ "DMA", false, -EIO },
+	{ "DMA_FQ", true, -EIO },
+};
+
+KUNIT_ARRAY_PARAM_DESC(domain_params, domain_params, name);
+
+/* One DMA API operation under test and what it mapped. */
+struct dma_ctx {
+	struct kunit *test;
+	struct device *dev;
+	struct iommu_domain *domain;
+	struct page *block;		/* order-3, owned by the test */
+	void *buf;			/* kmalloc'ed, owned by the test */
+	struct scatterlist sgl[3];
+	struct sg_table sgt;
+	struct sg_table *nc_sgt;
+	dma_addr_t handle;
+	void *cpu_addr;
+	int nents;
+};
+
+struct dma_op {
+	/* Maps; returns 0 or the error the DMA API reported, as an errno. */
+	int (*map)(struct dma_ctx *c);
+	/* The errno the DMA API documents for a failing sync_map. */
+	int (*expected)(int sync_err);
+	/* After a successful map: is everything mapped where it should be? */
+	void (*check)(struct dma_ctx *c);
+	void (*unmap)(struct dma_ctx *c);
+	/* dma-iommu allocates the pages it maps (and must free them). */
+	bool allocates;
+};
+
+static int handle_err(struct dma_ctx *c)
+{
+	/* dma_mapping_error() is the documented test for these calls. */
+	return dma_mapping_error(c->dev, c->handle);
+}
+
+static int expect_enomem(int sync_err)
+{
+	return -ENOMEM;
+}
+
+/* dma_map_sg() returns 0 entries on any error: report that as -EIO. */
+static int expect_zero_entries(int sync_err)
+{
+	return -EIO;
+}
+
+/*
+ * dma_map_sgtable() (Documentation/core-api/dma-api.rst): -ENOMEM stays
+ * -ENOMEM, so the caller may retry later; dma-iommu turns every other
+ * iommu_map_sg() error into -EINVAL.
+ */
+static int expect_sgtable_errno(int sync_err)
+{
+	return sync_err == -ENOMEM ? -ENOMEM : -EINVAL;
+}
+
+static void expect_iova_maps(struct dma_ctx *c, dma_addr_t iova,
+			     phys_addr_t phys, size_t size)
+{
+	size_t off;
+
+	for (off = 0; off < size; off += PAGE_SIZE)
+		KUNIT_EXPECT_EQ_MSG(c->test, iommu_iova_to_phys(c->domain, iova + off),
+				    phys + off, "at IOVA %pad + %#zx", &iova, off);
+}
+
+static int map_page(struct dma_ctx *c)
+{
+	c->handle = dma_map_page(c->dev, c->block, 0, PAGE_SIZE, DMA_TO_DEVICE);
+	return handle_err(c);
+}
+
+static void check_page(struct dma_ctx *c)
+{
+	expect_iova_maps(c, c->handle, page_to_phys(c->block), PAGE_SIZE);
+}
+
+static void unmap_page(struct dma_ctx *c)
+{
+	dma_unmap_page(c->dev, c->handle, PAGE_SIZE, DMA_TO_DEVICE);
+}
+
+static int map_single(struct dma_ctx *c)
+{
+	c->handle = dma_map_single(c->dev, c->buf, 256, DMA_FROM_DEVICE);
+	return handle_err(c);
+}
+
+static void check_single(struct dma_ctx *c)
+{
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, c->handle),
+			virt_to_phys(c->buf));
+}
+
+static void unmap_single(struct dma_ctx *c)
+{
+	dma_unmap_single(c->dev, c->handle, 256, DMA_FROM_DEVICE);
+}
+
+/* Three segments over pages 0, 2 and 4 of the block: never contiguous. */
+static void init_sgl(struct dma_ctx *c)
+{
+	int i;
+
+	sg_init_table(c->sgl, ARRAY_SIZE(c->sgl));
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++)
+		sg_set_page(&c->sgl[i], c->block + 2 * i, PAGE_SIZE, 0);
+	c->sgt.sgl = c->sgl;
+	c->sgt.orig_nents = ARRAY_SIZE(c->sgl);
+	c->sgt.nents = 0;
+}
+
+static int map_sg(struct dma_ctx *c)
+{
+	init_sgl(c);
+	c->nents = dma_map_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_TO_DEVICE);
+	return c->nents ? 0 : -EIO;
+}
+
+/* dma-iommu lays the segments out back to back in one IOVA range. */
+static void check_sg(struct dma_ctx *c)
+{
+	int i;
+
+	KUNIT_EXPECT_GE(c->test, c->nents, 1);
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++)
+		expect_iova_maps(c, sg_dma_address(c->sgl) + i * PAGE_SIZE,
+				 sg_phys(&c->sgl[i]), PAGE_SIZE);
+}
+
+static void unmap_sg(struct dma_ctx *c)
+{
+	dma_unmap_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_TO_DEVICE);
+}
+
+static int map_sgtable(struct dma_ctx *c)
+{
+	init_sgl(c);
+	return dma_map_sgtable(c->dev, &c->sgt, DMA_TO_DEVICE, 0);
+}
+
+static void check_sgtable(struct dma_ctx *c)
+{
+	c->nents = c->sgt.nents;
+	check_sg(c);
+}
+
+static void unmap_sgtable(struct dma_ctx *c)
+{
+	dma_unmap_sgtable(c->dev, &c->sgt, DMA_TO_DEVICE, 0);
+}
+
+static int alloc_contiguous(struct dma_ctx *c)
+{
+	c->cpu_addr = dma_alloc_attrs(c->dev, NR_PAGES * PAGE_SIZE, &c->handle,
+				      GFP_KERNEL, DMA_ATTR_FORCE_CONTIGUOUS);
+	return c->cpu_addr ? 0 : -ENOMEM;
+}
+
+static int alloc_atomic(struct dma_ctx *c)
+{
+	c->cpu_addr = dma_alloc_attrs(c->dev, NR_PAGES * PAGE_SIZE, &c->handle,
+				      GFP_ATOMIC, 0);
+	return c->cpu_addr ? 0 : -ENOMEM;
+}
+
+static void check_contiguous(struct dma_ctx *c)
+{
+	KUNIT_EXPECT_FALSE(c->test, is_vmalloc_addr(c->cpu_addr));
+	expect_iova_maps(c, c->handle, virt_to_phys(c->cpu_addr),
+			 NR_PAGES * PAGE_SIZE);
+}
+
+static void free_coherent(struct dma_ctx *c)
+{
+	dma_free_attrs(c->dev, NR_PAGES * PAGE_SIZE, c->cpu_addr, c->handle, 0);
+}
+
+static void free_contiguous(struct dma_ctx *c)
+{
+	dma_free_attrs(c->dev, NR_PAGES * PAGE_SIZE, c->cpu_addr, c->handle,
+		       DMA_ATTR_FORCE_CONTIGUOUS);
+}
+
+/* A blocking allocation without FORCE_CONTIGUOUS takes the remap path. */
+static int alloc_remap(struct dma_ctx *c)
+{
+	c->cpu_addr = dma_alloc_attrs(c->dev, NR_PAGES * PAGE_SIZE, &c->handle,
+				      GFP_KERNEL, 0);
+	return c->cpu_addr ? 0 : -ENOMEM;
+}
+
+static void check_remap(struct dma_ctx *c)
+{
+	int i;
+
+	KUNIT_ASSERT_TRUE(c->test, is_vmalloc_addr(c->cpu_addr));
+	for (i = 0; i < NR_PAGES; i++)
+		expect_iova_maps(c, c->handle + i * PAGE_SIZE,
+				 page_to_phys(vmalloc_to_page(c->cpu_addr + i * PAGE_SIZE)),
+				 PAGE_SIZE);
+}
+
+static int alloc_noncontiguous(struct dma_ctx *c)
+{
+	c->nc_sgt = dma_alloc_noncontiguous(c->dev, NR_PAGES * PAGE_SIZE,
+					    DMA_BIDIRECTIONAL, GFP_KERNEL, 0);
+	return c->nc_sgt ? 0 : -ENOMEM;
+}
+
+static void check_noncontiguous(struct dma_ctx *c)
+{
+	struct scatterlist *sg;
+	dma_addr_t iova = sg_dma_address(c->nc_sgt->sgl);
+	int i;
+
+	KUNIT_EXPECT_EQ(c->test, sg_dma_len(c->nc_sgt->sgl), NR_PAGES * PAGE_SIZE);
+	for_each_sgtable_sg(c->nc_sgt, sg, i) {
+		expect_iova_maps(c, iova, sg_phys(sg), sg->length);
+		iova += sg->length;
+	}
+}
+
+static void free_noncontiguous(struct dma_ctx *c)
+{
+	dma_free_noncontiguous(c->dev, NR_PAGES * PAGE_SIZE, c->nc_sgt,
+			       DMA_BIDIRECTIONAL);
+}
+
+/* A device's MMIO window, as for peer-to-peer DMA: no struct page behind. */
+#define TEST_MMIO	0xfe000000UL
+
+static int map_resource(struct dma_ctx *c)
+{
+	c->handle = dma_map_resource(c->dev, TEST_MMIO, PAGE_SIZE,
+				     DMA_BIDIRECTIONAL, 0);
+	return handle_err(c);
+}
+
+static void check_resource(struct dma_ctx *c)
+{
+	int prot = 0;
+
+	expect_iova_maps(c, c->handle, TEST_MMIO, PAGE_SIZE);
+	KUNIT_EXPECT_TRUE(c->test, fake_iommu_lookup(c->domain, c->handle,
+						     NULL, NULL, &prot));
+	KUNIT_EXPECT_TRUE(c->test, prot & IOMMU_MMIO);
+}
+
+static void unmap_resource(struct dma_ctx *c)
+{
+	dma_unmap_resource(c->dev, c->handle, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
+}
+
+static const struct dma_op op_map_page = {
+	.map = map_page,
+	.expected = expect_enomem,
+	.check = check_page,
+	.unmap = unmap_page,
+};
+
+static const struct dma_op op_map_single = {
+	.map = map_single,
+	.expected = expect_enomem,
+	.check = check_single,
+	.unmap = unmap_single,
+};
+
+static const struct dma_op op_map_sg = {
+	.map = map_sg,
+	.expected = expect_zero_entries,
+	.check = check_sg,
+	.unmap = unmap_sg,
+};
+
+static const struct dma_op op_map_sgtable = {
+	.map = map_sgtable,
+	.expected = expect_sgtable_errno,
+	.check = check_sgtable,
+	.unmap = unmap_sgtable,
+};
+
+static const struct dma_op op_alloc_contiguous = {
+	.map = alloc_contiguous,
+	.expected = expect_enomem,
+	.check = check_contiguous,
+	.unmap = free_contiguous,
+	.allocates = true,
+};
+
+static const struct dma_op op_alloc_atomic = {
+	.map = alloc_atomic,
+	.expected = expect_enomem,
+	.check = check_contiguous,
+	.unmap = free_coherent,
+	.allocates = true,
+};
+
+static const struct dma_op op_alloc_remap = {
+	.map = alloc_remap,
+	.expected = expect_enomem,
+	.check = check_remap,
+	.unmap = free_coherent,
+	.allocates = true,
+};
+
+static const struct dma_op op_alloc_noncontiguous = {
+	.map = alloc_noncontiguous,
+	.expected = expect_enomem,
+	.check = check_noncontiguous,
+	.unmap = free_noncontiguous,
+	.allocates = true,
+};
+
+static const struct dma_op op_map_resource = {
+	.map = map_resource,
+	.expected = expect_enomem,
+	.check = check_resource,
+	.unmap = unmap_resource,
+};
+
+static void free_block_action(void *page)
+{
+	__free_pages(page, 3);
+}
+
+static struct dma_ctx *dma_setup(struct kunit *test, bool fq)
+{
+	struct fake_iommu_dev_opts opts = {
+		/* Strict: ask for DMA. Lazy: the x86 default with FQ support. */
+		.def_domain_type = fq ? 0 : IOMMU_DOMAIN_DMA,
+		.deferred_flush = fq,
+	};
+	struct dma_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_FALSE_MSG(test, test_taint(TAINT_WARN),
+			       "the kernel WARNed before this test");
+	c->test = test;
+	c->dev = fake_iommu_add_device(test, &opts);
+	c->domain = iommu_get_domain_for_dev(c->dev);
+	KUNIT_ASSERT_EQ(test, c->domain->type,
+			fq ? IOMMU_DOMAIN_DMA_FQ : IOMMU_DOMAIN_DMA);
+	KUNIT_ASSERT_TRUE_MSG(test, c->dev->dma_iommu,
+			      "DMA API calls do not go through dma-iommu");
+	c->block = alloc_pages(GFP_KERNEL, 3);
+	KUNIT_ASSERT_NOT_NULL(test, c->block);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
+							c->block), 0);
+	c->buf = kunit_kmalloc(test, 256, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c->buf);
+	return c;
+}
+
+/* The IOVA of the last sync_map call, which the fake logged. */
+static dma_addr_t last_sync_iova(struct dma_ctx *c)
+{
+	unsigned int n = fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP);
+	const struct fake_iommu_call *call;
+
+	KUNIT_ASSERT_GT(c->test, n, 0);
+	call = fake_iommu_get_call(c->domain, FAKE_IOMMU_SYNC_MAP, n - 1);
+	KUNIT_ASSERT_NOT_NULL(c->test, call);
+	return call->iova;
+}
+
+/*
+ * Every page dma-iommu asked the fake to map for the failed call (the fake
+ * logged each map_pages call) went back to the page allocator: its refcount
+ * is zero. The tail pages of a non-compound high-order allocation always
+ * count zero; such an allocation is caught through its head page.
+ */
+static void expect_pages_freed(struct dma_ctx *c)
+{
+	const struct fake_iommu_call *call;
+	unsigned int i;
+	size_t off;
+
+	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, i)); i++) {
+		for (off = 0; off < call->size; off += PAGE_SIZE) {
+			struct page *page = pfn_to_page(PHYS_PFN(call->paddr + off));
+
+			KUNIT_EXPECT_EQ_MSG(c->test, page_ref_count(page), 0,
+					    "page at %pa not freed",
+					    &call->paddr);
+		}
+	}
+}
+
+/*
+ * The operation failed as documented and left nothing behind: no page
+ * mapped, no WARN, and (checked by the caller's next mapping) the IOVA back
+ * in the allocator.
+ */
+static void expect_unwound(struct dma_ctx *c, const struct dma_op *op, int ret,
+			   int sync_err)
+{
+	KUNIT_EXPECT_EQ(c->test, ret, op->expected(sync_err));
+	KUNIT_EXPECT_EQ_MSG(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0,
+			    "pages left mapped after a failed mapping");
+	if (op->allocates)
+		expect_pages_freed(c);
+	KUNIT_EXPECT_FALSE(c->test, test_taint(TAINT_WARN));
+}
+
+/* The next identical mapping works, is correct and reuses the IOVA. */
+static void expect_next_map_works(struct dma_ctx *c, const struct dma_op *op,
+				  dma_addr_t failed_iova)
+{
+	fake_iommu_clear_faults(c->domain);
+	fake_iommu_reset_calls(c->domain);
+	KUNIT_ASSERT_EQ(c->test, op->map(c), 0);
+	op->check(c);
+	if (failed_iova)
+		KUNIT_EXPECT_EQ_MSG(c->test, last_sync_iova(c), failed_iova,
+				    "the failed mapping's IOVA did not go back to the allocator");
+	op->unmap(c);
+	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+	KUNIT_EXPECT_FALSE(c->test, test_taint(TAINT_WARN));
+}
+
+/* An unmap since the log was reset, with no IOTLB sync: a queued one. */
+static bool unmap_was_queued(struct dma_ctx *c)
+{
+	const struct fake_iommu_call *call;
+	unsigned int i;
+
+	if (!fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES))
+		return false;
+	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+		if (call->size)
+			return false;
+	return true;
+}
+
+static void run_sync_fail(struct kunit *test, const struct dma_op *op)
+{
+	const struct dma_param *p = test->param_value;
+	struct dma_ctx *c = dma_setup(test, p->fq);
+	dma_addr_t failed_iova;
+	int ret;
+
+	KUNIT_ASSERT_EQ(test, fake_iommu_fail_next(test, c->domain,
+						   FAKE_IOMMU_SYNC_MAP, 1, p->err), 0);
+	ret = op->map(c);
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP), 1);
+	failed_iova = last_sync_iova(c);
+	expect_unwound(c, op, ret, p->err);
+	expect_next_map_works(c, op, failed_iova);
+}
+
+static void iommu_dma_test_map_page(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_page);
+}
+
+static void iommu_dma_test_map_single(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_single);
+}
+
+static void iommu_dma_test_map_sg(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_sg);
+}
+
+static void iommu_dma_test_map_sgtable(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_sgtable);
+}
+
+static void iommu_dma_test_alloc_contiguous(struct kunit *test)
+{
+	run_sync_fail(test, &op_alloc_contiguous);
+}
+
+static void iommu_dma_test_alloc_atomic(struct kunit *test)
+{
+	run_sync_fail(test, &op_alloc_atomic);
+}
+
+static void iommu_dma_test_alloc_remap(struct kunit *test)
+{
+	run_sync_fail(test, &op_alloc_remap);
+}
+
+static void iommu_dma_test_alloc_noncontiguous(struct kunit *test)
+{
+	run_sync_fail(test, &op_alloc_noncontiguous);
+}
+
+static void iommu_dma_test_map_resource(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_resource);
+}
+
+/*
+ * On a DMA_FQ domain an unmap is queued: the PTEs go at once, but the IOTLB
+ * sync (and the IOVA's return) wait for the flush queue. A strict domain
+ * syncs at once. If the fake did not report IOMMU_CAP_DEFERRED_FLUSH, the
+ * core would quietly give strict unmaps on the lazy domain: this catches it.
+ */
+static void iommu_dma_test_unmap_queued(struct kunit *test)
+{
+	const struct dma_param *p = test->param_value;
+	struct dma_ctx *c = dma_setup(test, p->fq);
+	const struct fake_iommu_call *call;
+	unsigned int i, syncs = 0;
+
+	KUNIT_ASSERT_EQ(test, map_page(c), 0);
+	fake_iommu_reset_calls(c->domain);
+	unmap_page(c);
+	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES), 1);
+	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+		syncs += call->size != 0;
+	KUNIT_EXPECT_EQ_MSG(test, syncs, p->fq ? 0 : 1,
+			    "IOTLB syncs right after a %s unmap", p->name);
+}
+
+/*
+ * Fail each call of a multi-step operation in turn: the k-th map_pages call
+ * (one per physically contiguous chunk), then its sync_map, for every k the
+ * operation makes, until a run in which nothing fails. Every failure must
+ * unwind cleanly and leave the next mapping working.
+ */
+struct multi_param {
+	const char *name;
+	const struct dma_op *op;
+	bool fq;
+};
+
+static const struct multi_param multi_params[] = {
+	{ "map_sg_DMA", &op_map_sg, false },
+	{ "map_sg_DMA_FQ", &op_map_sg, true },
+	{ "map_sgtable_DMA", &op_map_sgtable, false },
+	{ "alloc_remap_DMA", &op_alloc_remap, false },
+	{ "alloc_remap_DMA_FQ", &op_alloc_remap, true },
+	{ "alloc_noncontiguous_DMA", &op_alloc_noncontiguous, false },
+	{ "alloc_noncontiguous_DMA_FQ", &op_alloc_noncontiguous, true },
+};
+
+KUNIT_ARRAY_PARAM_DESC(multi_params, multi_params, name);
+
+static const struct multi_param nth_params[] = {
+	{ "map_page_DMA", &op_map_page, false },
+	{ "map_sg_DMA", &op_map_sg, false },
+	{ "map_sg_DMA_FQ", &op_map_sg, true },
+	{ "map_sgtable_DMA_FQ", &op_map_sgtable, true },
+	{ "alloc_contiguous_DMA", &op_alloc_contiguous, false },
+	{ "alloc_atomic_DMA", &op_alloc_atomic, false },
+	{ "alloc_remap_DMA", &op_alloc_remap, false },
+	{ "alloc_remap_DMA_FQ", &op_alloc_remap, true },
+	{ "alloc_noncontiguous_DMA", &op_alloc_noncontiguous, false },
+	{ "map_resource_DMA_FQ", &op_map_resource, true },
+};
+
+KUNIT_ARRAY_PARAM_DESC(nth_params, nth_params, name);
+
+static void iommu_dma_test_fail_each_call(struct kunit *test)
+{
+	static const enum fake_iommu_op ops[] = {
+		FAKE_IOMMU_MAP_PAGES, FAKE_IOMMU_SYNC_MAP,
+	};
+	const struct multi_param *p = test->param_value;
+	unsigned int i, k, failed = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++) {
+		for (k = 1; k < 64; k++) {
+			/*
+			 * A new device each time: no IOVA of an earlier round
+			 * waits in a flush queue whose timer could free it
+			 * between this round's failure and its next mapping.
+			 */
+			struct dma_ctx *c = dma_setup(test, p->fq);
+			const struct fake_iommu_call *first;
+			int ret;
+
+			KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, c->domain,
+								  ops[i], k, -EIO), 0);
+			ret = p->op->map(c);
+			if (!ret) {
+				/* Fewer than k calls: nothing failed. */
+				KUNIT_EXPECT_LT(test, fake_iommu_nr_calls(c->domain, ops[i]), k);
+				p->op->unmap(c);
+				KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+				break;
+			}
+			failed++;
+			KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, ops[i]), k);
+			first = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, 0);
+			KUNIT_ASSERT_NOT_NULL(test, first);
+			expect_unwound(c, p->op, ret, -EIO);
+			expect_next_map_works(c, p->op, first->iova);
+		}
+		KUNIT_EXPECT_LT(test, k, 64);
+	}
+	/* At least one map_pages call and one sync_map call failed. */
+	KUNIT_EXPECT_GE(test, failed, 2);
+}
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * The knobs tools/testing/selftests/iommu/iommufd_fail_nth.c sets from user
+ * space, so that current->fail_nth reaches every allocation: by default
+ * failslab and fail_page_alloc skip sleeping, highmem and order-0
+ * allocations, which is nearly all of dma-iommu's.
+ */
+static const struct {
+	const char *path, *sweep, *dflt;
+} fault_knobs[] = {
+	{ "failslab/ignore-gfp-wait", "N", "Y" },
+	{ "failslab/verbose", "0", "2" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N", "Y" },
+	{ "fail_page_alloc/ignore-gfp-highmem", "N", "Y" },
+	{ "fail_page_alloc/min-order", "0", "1" },
+	{ "fail_page_alloc/verbose", "0", "2" },
+};
+
+/*
+ * Writes the knobs through debugfs, mounted here as nothing mounts it in a
+ * KUnit kernel. debugfs attributes only take user buffers: the strings go
+ * through a KUnit-managed user mapping.
+ */
+static void set_fault_knobs(struct kunit *test, bool sweep)
+{
+	struct file_system_type *fs = get_fs_type("debugfs");
+	unsigned long ubuf;
+	struct vfsmount *mnt;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, fs);
+	ubuf = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE_MSG(test, ubuf, 0, "no user mapping for the knobs");
+	mnt = kern_mount(fs);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, mnt);
+	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
+		const char *val = sweep ? fault_knobs[i].sweep : fault_knobs[i].dflt;
+		struct file *f;
+		loff_t pos = 0;
+		ssize_t n = -EFAULT;
+
+		f = file_open_root_mnt(mnt, fault_knobs[i].path, O_WRONLY, 0);
+		if (IS_ERR(f)) {
+			n = PTR_ERR(f);
+		} else {
+			if (!copy_to_user((void __user *)ubuf, val, strlen(val)))
+				n = f->f_op->write(f, (const char __user *)ubuf,
+						   strlen(val), &pos);
+			fput(f);
+		}
+		KUNIT_EXPECT_EQ_MSG(test, n, (ssize_t)strlen(val),
+				    "setting %s to %s", fault_knobs[i].path, val);
+	}
+	kern_unmount(mnt);
+}
+
+static void restore_fault_knobs(void *test)
+{
+	set_fault_knobs(test, false);
+}
+
+/*
+ * Fail the n-th allocation of the operation, for n = 1, 2, ... until the
+ * operation makes fewer than n allocations, as iommufd_fail_nth does. Any
+ * failure must unwind: nothing mapped, the pages dma-iommu mapped freed,
+ * the IOVA back in the allocator, no WARN, and the next mapping working.
+ * A failure the operation absorbs (a fallback) must still map correctly.
+ */
+static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
+{
+	const struct multi_param *p = test->param_value;
+	unsigned int n, failures = 0;
+
+	set_fault_knobs(test, true);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, restore_fault_knobs,
+							test), 0);
+	for (n = 1; n < 1000; n++) {
+		struct dma_ctx *c = dma_setup(test, p->fq);
+		const struct fake_iommu_call *first;
+		unsigned int left;
+		int ret;
+
+		WRITE_ONCE(current->fail_nth, n);
+		ret = p->op->map(c);
+		left = READ_ONCE(current->fail_nth);
+		WRITE_ONCE(current->fail_nth, 0);
+
+		if (!ret) {
+			p->op->check(c);
+			p->op->unmap(c);
+			KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+			KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
+			if (left)	/* fewer than n allocations: done */
+				break;
+			continue;
+		}
+		KUNIT_EXPECT_EQ_MSG(test, left, 0,
+				    "allocation %u failed the operation without being injected", n);
+		failures++;
+		/*
+		 * The IOVA is known if the failure came after a map_pages,
+		 * and comes back at once unless dma-iommu's cleanup unmapped
+		 * it through the flush queue of a DMA_FQ domain (the remap
+		 * path when vmap fails): such an IOVA returns on the queue's
+		 * timer, like any lazy unmap.
+		 */
+		first = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, 0);
+		expect_unwound(c, p->op, ret, -ENOMEM);
+		expect_next_map_works(c, p->op,
+				      first && !unmap_was_queued(c) ? first->iova : 0);
+	}
+	KUNIT_EXPECT_LT(test, n, 1000);
+	/*
+	 * Some operations absorb every single failure (the IOVA allocator and
+	 * the xarray retry): what counts is that the sweep reached sites.
+	 */
+	KUNIT_EXPECT_GT_MSG(test, n, 1, "the sweep reached no allocation site");
+	kunit_info(test, "%u allocation sites, %u failed the operation and unwound",
+		   n - 1, failures);
+}
+#else
+static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
+}
+#endif
+
+static struct kunit_case iommu_dma_test_cases[] = {
+	KUNIT_CASE_PARAM(iommu_dma_test_map_page, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_single, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_sg, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_sgtable, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_alloc_contiguous, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_alloc_atomic, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_alloc_remap, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_alloc_noncontiguous, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_resource, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_unmap_queued, domain_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_fail_each_call, multi_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_fail_nth_alloc, nth_params_gen_params),
+	{}
+};
+
+static struct kunit_suite iommu_dma_test_suite = {
+	.name = "iommu_dma",
+	.test_cases = iommu_dma_test_cases,
+};
+
+kunit_test_suite(iommu_dma_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for dma-iommu unwinding on iotlb_sync_map failure");
+MODULE_LICENSE("GPL");
