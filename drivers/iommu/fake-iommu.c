@@ -10,6 +10,13 @@
  * the core makes into them, and fail map_pages and iotlb_sync_map calls as a
  * test scripts.
  *
+ * Its iotlb_sync_map runs the same logic as s390's, iommu_sync_map_refresh(),
+ * with a fake RPCIT per attached device. Behind that RPCIT sits a model of a
+ * hypervisor that shadows the table with a limited number of entries (like
+ * vfio_iommu_type1's dma_entry_limit): a range refresh shadows the range's
+ * mappings and fails with -ENOMEM when the shadow is full; a global refresh
+ * (and an IOTLB flush) drops the shadow entries the guest no longer maps.
+ *
  * Test-only: it depends on KUNIT and is selected by the KUnit tests that use
  * it.
  */
@@ -21,7 +28,9 @@
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/iommu.h>
+#include <linux/iommu-sync-map.h>
 #include <linux/property.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
@@ -45,9 +54,15 @@ struct fake_iommu_rule {
 
 struct fake_iommu_domain {
 	struct iommu_domain domain;
+	/* Attached fake devices; changes under the lock, walked under RCU. */
+	struct list_head devices;
 	/* Protects everything below, map_pages may run in atomic context. */
 	spinlock_t lock;
 	struct xarray ptes;
+	/* Hypervisor model: shadowed PTE heads; no limit means no model. */
+	struct xarray shadow;
+	unsigned long shadow_limit;
+	unsigned long shadow_count;
 	struct fake_iommu_rule rules[FAKE_IOMMU_MAX_RULES];
 	unsigned int nr_calls[FAKE_IOMMU_NR_OPS];
 	unsigned int log_len;
@@ -59,6 +74,9 @@ struct fake_iommu_dev {
 	struct device dev;
 	struct fake_iommu_dev_opts opts;
 	u64 dma_mask;
+	/* The fake paging domain the device is attached to, if any. */
+	struct fake_iommu_domain *domain;
+	struct list_head domain_node;
 };
 
 static struct {
@@ -166,7 +184,8 @@ static struct fake_iommu_call *fake_record(struct fake_iommu_domain *fd,
  * holds fd->lock.
  */
 static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
-			    unsigned long iova, size_t size, size_t *partial)
+			    struct device *dev, unsigned long iova, size_t size,
+			    size_t *partial)
 {
 	int err = 0;
 	int i;
@@ -176,7 +195,7 @@ static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
 		const struct fake_iommu_fault *f = &r->fault;
 		bool hit = false;
 
-		if (!r->active || f->op != op)
+		if (!r->active || f->op != op || (f->dev && f->dev != dev))
 			continue;
 		switch (f->kind) {
 		case FAKE_IOMMU_FAIL_NTH:
@@ -219,8 +238,8 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 		goto out;
 	}
 
-	ret = fake_fault_check(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount,
-			       &partial);
+	ret = fake_fault_check(fd, FAKE_IOMMU_MAP_PAGES, NULL, iova,
+			       pgsize * pgcount, &partial);
 	if (ret)
 		limit = min(partial, pgcount);
 
@@ -276,6 +295,110 @@ static size_t fake_iommu_unmap_pages(struct iommu_domain *domain,
 	return done;
 }
 
+/*
+ * The hypervisor model. Shadow entries are keyed by the IOVA granule of the
+ * PTE they shadow. Caller holds fd->lock.
+ */
+static void fake_shadow_drop_stale(struct fake_iommu_domain *fd,
+				   unsigned long first, unsigned long last)
+{
+	unsigned long index = first;
+	void *e;
+
+	xa_for_each_range(&fd->shadow, index, e, first, last) {
+		if (!xa_load(&fd->ptes, index)) {
+			xa_erase(&fd->shadow, index);
+			fd->shadow_count--;
+		}
+	}
+}
+
+static int fake_shadow_add_mapped(struct fake_iommu_domain *fd,
+				  unsigned long first, unsigned long last)
+{
+	unsigned long index = first;
+	void *e;
+
+	xa_for_each_range(&fd->ptes, index, e, first, last) {
+		if (xa_load(&fd->shadow, index))
+			continue;
+		if (fd->shadow_count >= fd->shadow_limit)
+			return -ENOMEM;
+		if (xa_err(xa_store(&fd->shadow, index, xa_mk_value(1), GFP_ATOMIC)))
+			return -ENOMEM;
+		fd->shadow_count++;
+	}
+	return 0;
+}
+
+/* What the hypervisor does on a RPCIT of [iova, iova + size). */
+static int fake_shadow_refresh(struct fake_iommu_domain *fd, unsigned long iova,
+			       size_t size)
+{
+	unsigned long first = iova / FAKE_IOMMU_GRANULE;
+	unsigned long last = (iova + size - 1) / FAKE_IOMMU_GRANULE;
+
+	if (!fd->shadow_limit)
+		return 0;
+	fake_shadow_drop_stale(fd, first, last);
+	return fake_shadow_add_mapped(fd, first, last);
+}
+
+/* A global RPCIT: forget what the guest unmapped, shadow what it maps. */
+static int fake_shadow_refresh_all(struct fake_iommu_domain *fd)
+{
+	if (!fd->shadow_limit)
+		return 0;
+	fake_shadow_drop_stale(fd, 0, ULONG_MAX);
+	return fake_shadow_add_mapped(fd, 0, ULONG_MAX);
+}
+
+/* The fake RPCIT of one device, for iommu_sync_map_refresh(). */
+static int fake_refresh_range(void *ctx, struct list_head *node,
+			      unsigned long iova, size_t size)
+{
+	struct fake_iommu_dev *fdev = list_entry(node, struct fake_iommu_dev,
+						 domain_node);
+	struct fake_iommu_domain *fd = ctx;
+	struct fake_iommu_call *call;
+	size_t partial = 0;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	ret = fake_fault_check(fd, FAKE_IOMMU_REFRESH, &fdev->dev, iova, size,
+			       &partial);
+	if (!ret)
+		ret = fake_shadow_refresh(fd, iova, size);
+	call = fake_record(fd, FAKE_IOMMU_REFRESH, iova, size, 0, 0, ret);
+	if (call)
+		call->dev = &fdev->dev;
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return ret;
+}
+
+static int fake_refresh_all(void *ctx, struct list_head *node)
+{
+	struct fake_iommu_dev *fdev = list_entry(node, struct fake_iommu_dev,
+						 domain_node);
+	struct fake_iommu_domain *fd = ctx;
+	struct fake_iommu_call *call;
+	size_t partial = 0;
+	unsigned long flags;
+	int ret;
+
+	spin_lock_irqsave(&fd->lock, flags);
+	ret = fake_fault_check(fd, FAKE_IOMMU_REFRESH_ALL, &fdev->dev, 0, 0,
+			       &partial);
+	if (!ret)
+		ret = fake_shadow_refresh_all(fd);
+	call = fake_record(fd, FAKE_IOMMU_REFRESH_ALL, 0, 0, 0, 0, ret);
+	if (call)
+		call->dev = &fdev->dev;
+	spin_unlock_irqrestore(&fd->lock, flags);
+	return ret;
+}
+
 static int fake_iommu_iotlb_sync_map(struct iommu_domain *domain,
 				     unsigned long iova, size_t size)
 {
@@ -285,9 +408,18 @@ static int fake_iommu_iotlb_sync_map(struct iommu_domain *domain,
 	int ret;
 
 	spin_lock_irqsave(&fd->lock, flags);
-	ret = fake_fault_check(fd, FAKE_IOMMU_SYNC_MAP, iova, size, &partial);
+	ret = fake_fault_check(fd, FAKE_IOMMU_SYNC_MAP, NULL, iova, size,
+			       &partial);
 	fake_record(fd, FAKE_IOMMU_SYNC_MAP, iova, size, 0, 0, ret);
 	spin_unlock_irqrestore(&fd->lock, flags);
+	if (ret)
+		return ret;
+
+	/* The same logic as s390_iommu_iotlb_sync_map(). */
+	rcu_read_lock();
+	ret = iommu_sync_map_refresh(&fd->devices, fd, iova, size,
+				     fake_refresh_range, fake_refresh_all);
+	rcu_read_unlock();
 	return ret;
 }
 
@@ -303,6 +435,9 @@ static void fake_iommu_iotlb_sync(struct iommu_domain *domain,
 	spin_lock_irqsave(&fd->lock, flags);
 	fake_record(fd, FAKE_IOMMU_IOTLB_SYNC, size ? gather->start : 0, size,
 		    0, 0, 0);
+	/* As s390 does: a RPCIT of the unmapped range tells the hypervisor. */
+	if (size && !list_empty(&fd->devices))
+		fake_shadow_refresh(fd, gather->start, size);
 	spin_unlock_irqrestore(&fd->lock, flags);
 }
 
@@ -313,6 +448,9 @@ static void fake_iommu_flush_iotlb_all(struct iommu_domain *domain)
 
 	spin_lock_irqsave(&fd->lock, flags);
 	fake_record(fd, FAKE_IOMMU_FLUSH_ALL, 0, 0, 0, 0, 0);
+	/* A flush queue's flush: a global RPCIT on s390. */
+	if (!list_empty(&fd->devices))
+		fake_shadow_refresh_all(fd);
 	spin_unlock_irqrestore(&fd->lock, flags);
 }
 
@@ -330,19 +468,57 @@ static phys_addr_t fake_iommu_iova_to_phys(struct iommu_domain *domain,
 	return phys;
 }
 
+/* Moves a device off the fake domain it is on. Caller may sleep. */
+static void fake_iommu_detach(struct fake_iommu_dev *fdev)
+{
+	struct fake_iommu_domain *fd = fdev->domain;
+	unsigned long flags;
+
+	if (!fd)
+		return;
+	spin_lock_irqsave(&fd->lock, flags);
+	list_del_rcu(&fdev->domain_node);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	fdev->domain = NULL;
+	/* sync_map may still walk the old list */
+	synchronize_rcu();
+}
+
 static int fake_iommu_attach_dev(struct iommu_domain *domain,
 				 struct device *dev)
 {
-	return to_fake_dev(dev) ? 0 : -ENODEV;
+	struct fake_iommu_dev *fdev = to_fake_dev(dev);
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+
+	if (!fdev)
+		return -ENODEV;
+	if (fdev->domain == fd)
+		return 0;
+	fake_iommu_detach(fdev);
+	if (fd) {
+		spin_lock_irqsave(&fd->lock, flags);
+		list_add_tail_rcu(&fdev->domain_node, &fd->devices);
+		spin_unlock_irqrestore(&fd->lock, flags);
+		fdev->domain = fd;
+	}
+	return 0;
+}
+
+static void fake_iommu_release_device(struct device *dev)
+{
+	fake_iommu_detach(to_fake_dev(dev));
 }
 
 static void fake_iommu_domain_free(struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
 
+	WARN_ON(!list_empty(&fd->devices));
 	if (!fd->allow_leftovers)
 		fake_iommu_check_empty(kunit_get_current_test(), domain);
 	xa_destroy(&fd->ptes);
+	xa_destroy(&fd->shadow);
 	kfree(fd);
 }
 
@@ -374,8 +550,10 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 	fd = kzalloc(sizeof(*fd), GFP_KERNEL);
 	if (!fd)
 		return ERR_PTR(-ENOMEM);
+	INIT_LIST_HEAD(&fd->devices);
 	spin_lock_init(&fd->lock);
 	xa_init(&fd->ptes);
+	xa_init(&fd->shadow);
 	fd->domain.pgsize_bitmap = FAKE_IOMMU_GRANULE;
 	fd->domain.geometry.aperture_end = SZ_4G - 1;
 	fd->domain.geometry.force_aperture = true;
@@ -391,8 +569,11 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 
 static struct iommu_device *fake_iommu_probe_device(struct device *dev)
 {
-	if (!to_fake_dev(dev))
+	struct fake_iommu_dev *fdev = to_fake_dev(dev);
+
+	if (!fdev)
 		return ERR_PTR(-ENODEV);
+	dev->iommu->shadow_on_flush = fdev->opts.shadow_on_flush;
 	return &fake_iommu.iommu;
 }
 
@@ -419,6 +600,7 @@ static const struct iommu_ops fake_iommu_ops = {
 	.capable = fake_iommu_capable,
 	.domain_alloc_paging = fake_iommu_domain_alloc_paging,
 	.probe_device = fake_iommu_probe_device,
+	.release_device = fake_iommu_release_device,
 	.device_group = generic_device_group,
 	.def_domain_type = fake_iommu_def_domain_type,
 	.pgsize_bitmap = FAKE_IOMMU_GRANULE,
@@ -528,8 +710,13 @@ EXPORT_SYMBOL_GPL(fake_iommu_alloc_domain);
 
 static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
 {
-	if (f->op != FAKE_IOMMU_SYNC_MAP && f->op != FAKE_IOMMU_MAP_PAGES)
-		return "only map_pages and iotlb_sync_map calls can fail";
+	if (f->op != FAKE_IOMMU_SYNC_MAP && f->op != FAKE_IOMMU_MAP_PAGES &&
+	    f->op != FAKE_IOMMU_REFRESH && f->op != FAKE_IOMMU_REFRESH_ALL)
+		return "only map_pages, iotlb_sync_map and refresh calls can fail";
+	if (f->dev && f->op != FAKE_IOMMU_REFRESH && f->op != FAKE_IOMMU_REFRESH_ALL)
+		return "a device is for refresh calls only";
+	if (f->dev && !to_fake_dev(f->dev))
+		return "not a device of the fake IOMMU";
 	if (f->err < -MAX_ERRNO || f->err > -1)
 		return "the errno must be in [-MAX_ERRNO, -1]";
 	if (f->partial && f->op != FAKE_IOMMU_MAP_PAGES)
@@ -821,6 +1008,43 @@ void fake_iommu_reset_calls(struct iommu_domain *domain)
 	spin_unlock_irqrestore(&fd->lock, flags);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_reset_calls);
+
+/**
+ * fake_iommu_set_shadow_limit() - put a shadowing hypervisor behind a domain
+ * @domain: a paging domain of the fake driver
+ * @limit: how many PTEs the hypervisor can shadow; 0 turns the model off
+ *
+ * From now on each device's refresh in sync_map shadows the mapped PTEs of
+ * its range and fails with -ENOMEM when @limit entries are shadowed; a
+ * global refresh, and an IOTLB flush, drop the entries no longer mapped.
+ */
+void fake_iommu_set_shadow_limit(struct iommu_domain *domain,
+				 unsigned long limit)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+
+	if (!fd)
+		return;
+	spin_lock_irqsave(&fd->lock, flags);
+	fd->shadow_limit = limit;
+	spin_unlock_irqrestore(&fd->lock, flags);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_set_shadow_limit);
+
+/**
+ * fake_iommu_shadow_entries() - how many PTEs the hypervisor model shadows
+ * @domain: a paging domain of the fake driver
+ *
+ * Return: the number of shadow entries, stale ones included.
+ */
+unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain)
+{
+	struct fake_iommu_domain *fd = to_fake_domain(domain);
+
+	return fd ? READ_ONCE(fd->shadow_count) : 0;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_shadow_entries);
 
 /**
  * fake_iommu_check_empty() - fail @test if anything is still mapped

@@ -30,6 +30,9 @@ struct kunit;
  *	(0: no preference, IOMMU_DOMAIN_DMA, IOMMU_DOMAIN_IDENTITY)
  * @deferred_flush: report IOMMU_CAP_DEFERRED_FLUSH, so that a lazy default
  *	domain becomes DMA_FQ
+ * @shadow_on_flush: say that IOTLB flushes sync a hypervisor's shadow table,
+ *	as s390 does under a hypervisor (dma-iommu then uses one flush queue
+ *	with a long timeout)
  */
 struct fake_iommu_dev_opts {
 	unsigned long pgsize_bitmap;
@@ -37,6 +40,7 @@ struct fake_iommu_dev_opts {
 	dma_addr_t aperture_end;
 	int def_domain_type;
 	bool deferred_flush;
+	bool shadow_on_flush;
 };
 
 /* The domain operations the fake records and can be scripted to fail. */
@@ -46,6 +50,8 @@ enum fake_iommu_op {
 	FAKE_IOMMU_SYNC_MAP,
 	FAKE_IOMMU_IOTLB_SYNC,
 	FAKE_IOMMU_FLUSH_ALL,
+	FAKE_IOMMU_REFRESH,	/* sync_map's refresh of the range, per device */
+	FAKE_IOMMU_REFRESH_ALL,	/* its global refresh after -ENOMEM */
 	FAKE_IOMMU_NR_OPS,
 };
 
@@ -58,9 +64,11 @@ enum fake_iommu_op {
  *	length; 0 for an empty gather or FLUSH_ALL)
  * @pgsize: page size of MAP_PAGES and UNMAP_PAGES calls
  * @done: bytes mapped or unmapped by MAP_PAGES and UNMAP_PAGES calls
- * @ret: the value returned by MAP_PAGES and SYNC_MAP calls
+ * @ret: the value returned by MAP_PAGES, SYNC_MAP and REFRESH* calls
+ * @dev: the device of REFRESH and REFRESH_ALL calls
  */
 struct fake_iommu_call {
+	struct device *dev;
 	enum fake_iommu_op op;
 	unsigned long iova;
 	phys_addr_t paddr;
@@ -79,7 +87,9 @@ enum fake_iommu_fault_kind {
 
 /**
  * struct fake_iommu_fault - a scripted error
- * @op: FAKE_IOMMU_SYNC_MAP or FAKE_IOMMU_MAP_PAGES
+ * @op: FAKE_IOMMU_MAP_PAGES, FAKE_IOMMU_SYNC_MAP (the whole sync_map fails),
+ *	FAKE_IOMMU_REFRESH or FAKE_IOMMU_REFRESH_ALL (one device's refresh fails,
+ *	and the shared sync_map logic decides what follows)
  * @kind: which calls fail
  * @err: the error returned, in [-MAX_ERRNO, -1]
  * @nth: for FAKE_IOMMU_FAIL_NTH, which call fails (1 is the next one)
@@ -88,8 +98,11 @@ enum fake_iommu_fault_kind {
  * @end: for FAKE_IOMMU_FAIL_RANGE, first IOVA after the range (> @start)
  * @partial: for MAP_PAGES, how many pages a failing call maps before it
  *	returns @err (capped at the pages asked for)
+ * @dev: for REFRESH and REFRESH_ALL, only that device's calls count and
+ *	fail; NULL for every device
  */
 struct fake_iommu_fault {
+	struct device *dev;
 	enum fake_iommu_op op;
 	enum fake_iommu_fault_kind kind;
 	int err;
@@ -127,6 +140,10 @@ const struct fake_iommu_call *fake_iommu_get_call(struct iommu_domain *domain,
 						  enum fake_iommu_op op,
 						  unsigned int idx);
 void fake_iommu_reset_calls(struct iommu_domain *domain);
+
+void fake_iommu_set_shadow_limit(struct iommu_domain *domain,
+				 unsigned long limit);
+unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain);
 
 bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
 void fake_iommu_expect_leftovers(struct iommu_domain *domain);

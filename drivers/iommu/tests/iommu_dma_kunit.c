@@ -652,6 +652,90 @@ static void iommu_dma_test_fail_each_call(struct kunit *test)
 	KUNIT_EXPECT_GE(test, failed, 2);
 }
 
+/*
+ * The hypervisor model behind the fake's RPCIT, on a DMA_FQ domain of a
+ * device that, like an s390 PCI function under a hypervisor, has its IOTLB
+ * flushes sync the shadow table (one flush queue, long timeout).
+ */
+static struct dma_ctx *hypervisor_setup(struct kunit *test, unsigned long limit)
+{
+	struct fake_iommu_dev_opts opts = {
+		.deferred_flush = true, .shadow_on_flush = true,
+	};
+	struct dma_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->test = test;
+	c->dev = fake_iommu_add_device(test, &opts);
+	c->domain = iommu_get_domain_for_dev(c->dev);
+	KUNIT_ASSERT_EQ(test, c->domain->type, IOMMU_DOMAIN_DMA_FQ);
+	fake_iommu_set_shadow_limit(c->domain, limit);
+	c->block = alloc_pages(GFP_KERNEL, 3);
+	KUNIT_ASSERT_NOT_NULL(test, c->block);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
+							c->block), 0);
+	return c;
+}
+
+/*
+ * fio on an NVMe, as in the original report: map and unmap buffers far past
+ * the hypervisor's limit. The unmaps are lazy, so the shadow fills with
+ * entries the guest no longer maps; each time it is full, the global
+ * refresh of the shared sync_map logic lets the hypervisor drop them, and
+ * every mapping succeeds. Without that retry, mappings fail.
+ */
+static void iommu_dma_test_hypervisor_lazy_unmaps(struct kunit *test)
+{
+	struct dma_ctx *c = hypervisor_setup(test, 16);
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		dma_addr_t handle = dma_map_page(c->dev, c->block + i % 8, 0,
+						 PAGE_SIZE, DMA_TO_DEVICE);
+
+		KUNIT_ASSERT_FALSE_MSG(test, dma_mapping_error(c->dev, handle),
+				       "mapping %d of 200 failed", i);
+		dma_unmap_page(c->dev, handle, PAGE_SIZE, DMA_TO_DEVICE);
+	}
+	KUNIT_EXPECT_GT(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_REFRESH_ALL), 0);
+	KUNIT_EXPECT_LE(test, fake_iommu_shadow_entries(c->domain), 16);
+	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+
+	/* Once the queue is flushed, no shadow entry is left behind. */
+	iommu_flush_iotlb_all(c->domain);
+	KUNIT_EXPECT_EQ(test, fake_iommu_shadow_entries(c->domain), 0);
+	KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
+}
+
+/*
+ * The limit truly exhausted by live mappings: the global refresh cannot
+ * help, dma_map_page() fails, and the failed mapping is unwound.
+ */
+static void iommu_dma_test_hypervisor_full(struct kunit *test)
+{
+	struct dma_ctx *c = hypervisor_setup(test, 8);
+	dma_addr_t handles[8], handle;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		handles[i] = dma_map_page(c->dev, c->block + i, 0, PAGE_SIZE,
+					  DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(c->dev, handles[i]));
+	}
+	fake_iommu_reset_calls(c->domain);
+	handle = dma_map_page(c->dev, c->block, 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(c->dev, handle));
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_REFRESH_ALL), 1);
+	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 8);
+	KUNIT_EXPECT_EQ(test, fake_iommu_shadow_entries(c->domain), 8);
+	for (i = 0; i < 8; i++)
+		expect_iova_maps(c, handles[i], page_to_phys(c->block + i), PAGE_SIZE);
+
+	for (i = 0; i < 8; i++)
+		dma_unmap_page(c->dev, handles[i], PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
+}
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * The knobs tools/testing/selftests/iommu/iommufd_fail_nth.c sets from user
@@ -793,6 +877,8 @@ static struct kunit_case iommu_dma_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_test_unmap_queued, domain_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_each_call, multi_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_nth_alloc, nth_params_gen_params),
+	KUNIT_CASE(iommu_dma_test_hypervisor_lazy_unmaps),
+	KUNIT_CASE(iommu_dma_test_hypervisor_full),
 	{}
 };
 
