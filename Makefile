@@ -4,17 +4,24 @@
 # make test    every leg plus checkpatch (what .ci/run calls)
 # make bench   edit->result loop benchmark on UML
 #
+# make mutate  deliberate regressions, each must make a test fail
+# make presubmit PATCHES=file-or-dir   run the legs candidate patches need
+# make flake [N=20]   the UML leg N times, results must not differ
+# make objdump  s390_iommu_iotlb_sync_map() before/after, s390 cross build
+#
 # Options: ARCH=um|x86_64|s390  KDIR=/path/to/linux  SUITE=glob
 ARCH ?= um
 KDIR ?=
 SUITE ?=
+PATCHES ?=
+N ?= 20
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE)
+OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) N=$(N)
 
-.PHONY: run test checkpatch bench mutate prepare clean distclean
+.PHONY: run test checkpatch bench mutate presubmit flake objdump prepare clean distclean
 
-run test checkpatch bench mutate prepare:
+run test checkpatch bench mutate presubmit flake objdump prepare:
 	@$(RUNNER) $@ $(OPTS)
 
 clean:

@@ -5,6 +5,9 @@
 usage: check-results.py RESULTS.json EXPECTED.suites [FILTER_GLOB]
        check-results.py --total RESULTS.json...
        check-results.py --failed RESULTS.json
+       check-results.py --junit RESULTS.json OUT.xml
+       check-results.py --list-failed RESULTS.json
+       check-results.py --list-all RESULTS.json
 
 EXPECTED.suites lists one suite name a line ('#' starts a comment). With a
 kunit.py filter glob ("suite" or "suite.test"), only the suites it selects
@@ -14,6 +17,7 @@ often because a Kconfig dependency turned its CONFIG_*_KUNIT_TEST off.
 import fnmatch
 import json
 import sys
+import xml.etree.ElementTree as ET
 
 
 def cases(group):
@@ -45,7 +49,55 @@ def failed(path):
     return 0
 
 
+def leaves(group, prefix=""):
+    """Yield (name, status) of every test case, parameters as case.param."""
+    for case in group.get("test_cases", []):
+        yield prefix + case["name"], case["status"]
+    for sub in group.get("sub_groups", []):
+        yield from leaves(sub, prefix + sub["name"] + ".")
+
+
+def junit(json_path, xml_path):
+    """Write kunit.py's JSON results as JUnit XML (Jenkins, GitLab)."""
+    with open(json_path) as f:
+        results = json.load(f)
+    root = ET.Element("testsuites", name="kunit")
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    for group in results.get("sub_groups", []):
+        suite = ET.SubElement(root, "testsuite", name=group["name"])
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for name, status in leaves(group):
+            case = ET.SubElement(suite, "testcase", name=name,
+                                 classname=group["name"])
+            counts["tests"] += 1
+            if status == "SKIP":
+                ET.SubElement(case, "skipped")
+                counts["skipped"] += 1
+            elif status != "PASS":
+                ET.SubElement(case, "failure", message=status,
+                              type=status)
+                counts["failures"] += 1
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.ElementTree(root).write(xml_path, encoding="utf-8",
+                               xml_declaration=True)
+    return 0
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--junit":
+        return junit(argv[2], argv[3])
+    if len(argv) == 3 and argv[1] in ("--list-failed", "--list-all"):
+        with open(argv[2]) as f:
+            results = json.load(f)
+        for group in results.get("sub_groups", []):
+            for name, status in leaves(group, group["name"] + "."):
+                if argv[1] == "--list-all" or status not in ("PASS", "SKIP"):
+                    print(f"{name} {status}")
+        return 0
     if len(argv) > 1 and argv[1] == "--total":
         return total(argv[2:])
     if len(argv) == 3 and argv[1] == "--failed":
