@@ -8,6 +8,8 @@
 # make presubmit PATCHES=file-or-dir   run the legs candidate patches need
 # make flake [N=20]   the UML leg N times, results must not differ
 # make objdump  s390_iommu_iotlb_sync_map() before/after, s390 cross build
+# make patches [PATCH_DIR=dir]   the upstream series (git format-patch)
+# make patches-check   git am on a clean tree, build after each patch, bare kunit.py
 #
 # Options: ARCH=um|x86_64|s390  KDIR=/path/to/linux  SUITE=glob
 ARCH ?= um
@@ -15,13 +17,14 @@ KDIR ?=
 SUITE ?=
 PATCHES ?=
 N ?= 20
+PATCH_DIR ?=
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) N=$(N)
+OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N)
 
-.PHONY: run test checkpatch bench mutate presubmit flake objdump prepare clean distclean
+.PHONY: run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
 
-run test checkpatch bench mutate presubmit flake objdump prepare:
+run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare:
 	@$(RUNNER) $@ $(OPTS)
 
 clean:
