@@ -353,50 +353,43 @@ static int fake_shadow_refresh_all(struct fake_iommu_domain *fd)
 	return fake_shadow_add_mapped(fd, 0, ULONG_MAX);
 }
 
-/* The fake RPCIT of one device, for iommu_sync_map_refresh(). */
-static int fake_refresh_range(void *ctx, struct list_head *node,
-			      unsigned long iova, size_t size)
+/*
+ * The fake RPCIT of one device: of [iova, iova + size) for FAKE_IOMMU_REFRESH,
+ * of everything for FAKE_IOMMU_REFRESH_ALL. Scripted faults come first, then
+ * the hypervisor model answers.
+ */
+static int fake_rpcit(struct fake_iommu_domain *fd, struct list_head *node,
+		      enum fake_iommu_op op, unsigned long iova, size_t size)
 {
 	struct fake_iommu_dev *fdev = list_entry(node, struct fake_iommu_dev,
 						 domain_node);
-	struct fake_iommu_domain *fd = ctx;
 	struct fake_iommu_call *call;
 	size_t partial = 0;
 	unsigned long flags;
 	int ret;
 
 	spin_lock_irqsave(&fd->lock, flags);
-	ret = fake_fault_check(fd, FAKE_IOMMU_REFRESH, &fdev->dev, iova, size,
-			       &partial);
+	ret = fake_fault_check(fd, op, &fdev->dev, iova, size, &partial);
 	if (!ret)
-		ret = fake_shadow_refresh(fd, iova, size);
-	call = fake_record(fd, FAKE_IOMMU_REFRESH, iova, size, 0, 0, ret);
+		ret = op == FAKE_IOMMU_REFRESH ? fake_shadow_refresh(fd, iova, size) :
+						 fake_shadow_refresh_all(fd);
+	call = fake_record(fd, op, iova, size, 0, 0, ret);
 	if (call)
 		call->dev = &fdev->dev;
 	spin_unlock_irqrestore(&fd->lock, flags);
 	return ret;
 }
 
+/* The callbacks of iommu_sync_map_refresh(), as s390 has them. */
+static int fake_refresh_range(void *ctx, struct list_head *node,
+			      unsigned long iova, size_t size)
+{
+	return fake_rpcit(ctx, node, FAKE_IOMMU_REFRESH, iova, size);
+}
+
 static int fake_refresh_all(void *ctx, struct list_head *node)
 {
-	struct fake_iommu_dev *fdev = list_entry(node, struct fake_iommu_dev,
-						 domain_node);
-	struct fake_iommu_domain *fd = ctx;
-	struct fake_iommu_call *call;
-	size_t partial = 0;
-	unsigned long flags;
-	int ret;
-
-	spin_lock_irqsave(&fd->lock, flags);
-	ret = fake_fault_check(fd, FAKE_IOMMU_REFRESH_ALL, &fdev->dev, 0, 0,
-			       &partial);
-	if (!ret)
-		ret = fake_shadow_refresh_all(fd);
-	call = fake_record(fd, FAKE_IOMMU_REFRESH_ALL, 0, 0, 0, 0, ret);
-	if (call)
-		call->dev = &fdev->dev;
-	spin_unlock_irqrestore(&fd->lock, flags);
-	return ret;
+	return fake_rpcit(ctx, node, FAKE_IOMMU_REFRESH_ALL, 0, 0);
 }
 
 static int fake_iommu_iotlb_sync_map(struct iommu_domain *domain,
