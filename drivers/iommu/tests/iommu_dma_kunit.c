@@ -377,23 +377,23 @@ static void free_block_action(void *page)
 	__free_pages(page, 3);
 }
 
-static struct dma_ctx *dma_setup(struct kunit *test, bool fq)
+/*
+ * A fake device whose default domain, of type @type, the core set up for
+ * dma-iommu, with pages and a buffer for the mappings.
+ */
+static struct dma_ctx *dma_setup_dev(struct kunit *test,
+				     const struct fake_iommu_dev_opts *opts,
+				     unsigned int type)
 {
-	struct fake_iommu_dev_opts opts = {
-		/* Strict: ask for DMA. Lazy: the x86 default with FQ support. */
-		.def_domain_type = fq ? 0 : IOMMU_DOMAIN_DMA,
-		.deferred_flush = fq,
-	};
 	struct dma_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	KUNIT_ASSERT_FALSE_MSG(test, test_taint(TAINT_WARN),
 			       "the kernel WARNed before this test");
 	c->test = test;
-	c->dev = fake_iommu_add_device(test, &opts);
+	c->dev = fake_iommu_add_device(test, opts);
 	c->domain = iommu_get_domain_for_dev(c->dev);
-	KUNIT_ASSERT_EQ(test, c->domain->type,
-			fq ? IOMMU_DOMAIN_DMA_FQ : IOMMU_DOMAIN_DMA);
+	KUNIT_ASSERT_EQ(test, c->domain->type, type);
 	KUNIT_ASSERT_TRUE_MSG(test, c->dev->dma_iommu,
 			      "DMA API calls do not go through dma-iommu");
 	c->block = alloc_pages(GFP_KERNEL, 3);
@@ -403,6 +403,18 @@ static struct dma_ctx *dma_setup(struct kunit *test, bool fq)
 	c->buf = kunit_kmalloc(test, 256, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c->buf);
 	return c;
+}
+
+static struct dma_ctx *dma_setup(struct kunit *test, bool fq)
+{
+	struct fake_iommu_dev_opts opts = {
+		/* Strict: ask for DMA. Lazy: the x86 default with FQ support. */
+		.def_domain_type = fq ? 0 : IOMMU_DOMAIN_DMA,
+		.deferred_flush = fq,
+	};
+
+	return dma_setup_dev(test, &opts,
+			     fq ? IOMMU_DOMAIN_DMA_FQ : IOMMU_DOMAIN_DMA);
 }
 
 /* The IOVA of the last sync_map call, which the fake logged. */
@@ -662,18 +674,9 @@ static struct dma_ctx *hypervisor_setup(struct kunit *test, unsigned long limit)
 	struct fake_iommu_dev_opts opts = {
 		.deferred_flush = true, .shadow_on_flush = true,
 	};
-	struct dma_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	struct dma_ctx *c = dma_setup_dev(test, &opts, IOMMU_DOMAIN_DMA_FQ);
 
-	KUNIT_ASSERT_NOT_NULL(test, c);
-	c->test = test;
-	c->dev = fake_iommu_add_device(test, &opts);
-	c->domain = iommu_get_domain_for_dev(c->dev);
-	KUNIT_ASSERT_EQ(test, c->domain->type, IOMMU_DOMAIN_DMA_FQ);
 	fake_iommu_set_shadow_limit(c->domain, limit);
-	c->block = alloc_pages(GFP_KERNEL, 3);
-	KUNIT_ASSERT_NOT_NULL(test, c->block);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
-							c->block), 0);
 	return c;
 }
 
