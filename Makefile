@@ -11,8 +11,12 @@
 # make patches [PATCH_DIR=dir]   the upstream series (git format-patch)
 # make patches-check   git am on a clean tree, build after each patch, bare kunit.py
 #
-# Options: ARCH=um|x86_64|s390  KDIR=/path/to/linux  SUITE=glob
+# Options: ARCH=um|x86_64|s390  KERNEL=6.12|7.2|7.3  KDIR=/path/to/linux  SUITE=glob
+#   KERNEL= Debian's linux-source-<version> (default 6.12, the machine's own;
+#   7.2 from sid, 7.3 from experimental, fetched once into .cache/);
+#   KDIR= your own kernel tree instead (not both)
 ARCH ?= um
+KERNEL ?=
 KDIR ?=
 SUITE ?=
 PATCHES ?=
@@ -20,7 +24,7 @@ N ?= 20
 PATCH_DIR ?=
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N)
+OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N)
 
 .PHONY: run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
 

@@ -478,7 +478,7 @@ static void fake_iommu_detach(struct fake_iommu_dev *fdev)
 }
 
 static int fake_iommu_attach_dev(struct iommu_domain *domain,
-				 struct device *dev)
+				 struct device *dev, struct iommu_domain *old)
 {
 	struct fake_iommu_dev *fdev = to_fake_dev(dev);
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
@@ -540,7 +540,7 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 	struct fake_iommu_dev *fdev = to_fake_dev(dev);
 	struct fake_iommu_domain *fd;
 
-	fd = kzalloc(sizeof(*fd), GFP_KERNEL);
+	fd = kzalloc_obj(*fd);
 	if (!fd)
 		return ERR_PTR(-ENOMEM);
 	INIT_LIST_HEAD(&fd->devices);
@@ -596,7 +596,6 @@ static const struct iommu_ops fake_iommu_ops = {
 	.release_device = fake_iommu_release_device,
 	.device_group = generic_device_group,
 	.def_domain_type = fake_iommu_def_domain_type,
-	.pgsize_bitmap = FAKE_IOMMU_GRANULE,
 	.default_domain_ops = &fake_iommu_domain_ops,
 };
 
@@ -633,7 +632,7 @@ struct device *fake_iommu_add_device(struct kunit *test,
 	struct device *dev;
 	int rc;
 
-	fdev = kzalloc(sizeof(*fdev), GFP_KERNEL);
+	fdev = kzalloc_obj(*fdev);
 	KUNIT_ASSERT_NOT_NULL(test, fdev);
 	if (opts)
 		fdev->opts = *opts;

@@ -16,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/iommu.h>
+#include <linux/iommu-dma.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mount.h>
@@ -394,7 +395,7 @@ static struct dma_ctx *dma_setup_dev(struct kunit *test,
 	c->dev = fake_iommu_add_device(test, opts);
 	c->domain = iommu_get_domain_for_dev(c->dev);
 	KUNIT_ASSERT_EQ(test, c->domain->type, type);
-	KUNIT_ASSERT_TRUE_MSG(test, c->dev->dma_iommu,
+	KUNIT_ASSERT_TRUE_MSG(test, use_dma_iommu(c->dev),
 			      "DMA API calls do not go through dma-iommu");
 	c->block = alloc_pages(GFP_KERNEL, 3);
 	KUNIT_ASSERT_NOT_NULL(test, c->block);

@@ -57,46 +57,63 @@ static void s390_test_free_domain(void *data)
 	for (i = 0; i < ctx->nr_zdev; i++)
 		list_del_rcu(&ctx->zdev[i]->iommu_list);
 	synchronize_rcu();
-	for (i = 0; i < ctx->nr_zdev; i++)
-		kfree(ctx->zdev[i]);
 	s390_domain_free(ctx->domain);
 }
 
 /*
- * A paging domain of the s390 driver, set up as __iommu_domain_alloc()
- * would, with @nr_zdev fake devices attached; @no_refresh is a bitmap of
- * devices without tlb_refresh.
+ * A paging domain of the s390 driver, allocated for a fake PCI function as
+ * the core would (s390_domain_alloc_paging() sizes the aperture from the
+ * device, and may clamp the device's end_dma to it) and set up as
+ * __iommu_domain_alloc() would, with @nr_zdev fake devices attached;
+ * @no_refresh is a bitmap of devices without tlb_refresh. The devices'
+ * DMA ranges are those of the function the domain was allocated for.
  */
 static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 					     unsigned long no_refresh)
 {
 	struct s390_test_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	struct s390_domain *s390_domain;
+	struct pci_dev *pdev;
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	KUNIT_ASSERT_GE(test, nr_zdev, 1);
 	KUNIT_ASSERT_LE(test, nr_zdev, ARRAY_SIZE(ctx->zdev));
 	test->priv = ctx;
-	ctx->domain = s390_domain_alloc_paging(NULL);
-	KUNIT_ASSERT_NOT_NULL(test, ctx->domain);
-	ctx->domain->type = IOMMU_DOMAIN_UNMANAGED;
-	ctx->domain->owner = &s390_iommu_ops;
-	ctx->domain->ops = s390_iommu_ops.default_domain_ops;
-	ctx->domain->pgsize_bitmap = s390_iommu_ops.pgsize_bitmap;
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, s390_test_free_domain,
-							ctx), 0);
-
-	s390_domain = to_s390_domain(ctx->domain);
 	for (i = 0; i < nr_zdev; i++) {
-		struct zpci_dev *zdev = kzalloc(sizeof(*zdev), GFP_KERNEL);
+		struct zpci_dev *zdev = kunit_kzalloc(test, sizeof(*zdev), GFP_KERNEL);
 
 		KUNIT_ASSERT_NOT_NULL(test, zdev);
 		zdev->fh = S390_TEST_FH + i;
 		zdev->tlb_refresh = !(no_refresh & BIT(i));
 		zdev->start_dma = S390_TEST_START_DMA;
 		zdev->end_dma = S390_TEST_END_DMA;
-		list_add_tail_rcu(&zdev->iommu_list, &s390_domain->devices);
-		ctx->zdev[ctx->nr_zdev++] = zdev;
+		ctx->zdev[i] = zdev;
+	}
+	pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	pdev->sysdata = ctx->zdev[0];
+
+	ctx->domain = s390_domain_alloc_paging(&pdev->dev);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->domain);
+	ctx->domain->type = IOMMU_DOMAIN_UNMANAGED;
+	ctx->domain->owner = &s390_iommu_ops;
+	ctx->domain->ops = s390_iommu_ops.default_domain_ops;
+	/* 6.12 keeps s390's page size in its iommu_ops, mainline in the domain. */
+	if (!ctx->domain->pgsize_bitmap)
+		ctx->domain->pgsize_bitmap = SZ_4K;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, s390_test_free_domain,
+							ctx), 0);
+	/* A non-empty aperture inside the one the test asked for. */
+	KUNIT_ASSERT_EQ(test, ctx->zdev[0]->start_dma, S390_TEST_START_DMA);
+	KUNIT_ASSERT_GT(test, ctx->zdev[0]->end_dma, S390_TEST_IOVA + S390_TEST_SIZE);
+	KUNIT_ASSERT_LE(test, ctx->zdev[0]->end_dma, S390_TEST_END_DMA);
+
+	s390_domain = to_s390_domain(ctx->domain);
+	for (i = 0; i < nr_zdev; i++) {
+		ctx->zdev[i]->end_dma = ctx->zdev[0]->end_dma;
+		list_add_tail_rcu(&ctx->zdev[i]->iommu_list, &s390_domain->devices);
+		ctx->nr_zdev++;
 	}
 	kunit_activate_static_stub(test, zpci_refresh_trans, s390_test_rpcit);
 	return ctx;
@@ -154,14 +171,16 @@ static void iommu_s390_test_sync_map(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, ctx->nr_calls, p->nr_calls);
 	for (i = 0; i < p->nr_calls; i++) {
 		const struct s390_test_rpcit_exp *e = &p->calls[i];
+		const struct zpci_dev *zdev = ctx->zdev[e->dev];
 
 		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].fh, S390_TEST_FH + e->dev,
 				    "RPCIT #%d", i);
+		/* The global refresh covers the device's whole DMA range. */
 		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].addr,
-				    e->all ? S390_TEST_START_DMA : S390_TEST_IOVA,
+				    e->all ? zdev->start_dma : S390_TEST_IOVA,
 				    "RPCIT #%d", i);
 		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].range,
-				    e->all ? S390_TEST_END_DMA - S390_TEST_START_DMA + 1 :
+				    e->all ? zdev->end_dma - zdev->start_dma + 1 :
 					     S390_TEST_SIZE,
 				    "RPCIT #%d", i);
 	}
