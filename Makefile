@@ -10,6 +10,7 @@
 # make objdump  s390_iommu_iotlb_sync_map() before/after, s390 cross build
 # make patches [PATCH_DIR=dir]   the upstream series (git format-patch)
 # make patches-check   git am on a clean tree, build after each patch, bare kunit.py
+# make selftest  the runner's own unit tests (seconds, no kernel build)
 #
 # Options: ARCH=um|x86_64|s390  KERNEL=6.12|7.2|7.3  KDIR=/path/to/linux  SUITE=glob
 #   KERNEL= Debian's linux-source-<version> (default 6.12, the machine's own;
@@ -26,13 +27,19 @@ PATCH_DIR ?=
 RUNNER := tools/iommu-kunit
 OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N)
 
-.PHONY: run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
+.PHONY: selftest run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
 
 run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare:
 	@$(RUNNER) $@ $(OPTS)
 
+selftest:
+	@python3 tools/tests/iommu_kunit_test.py
+
 clean:
 	rm -rf .cache/work results
 
-distclean:
+distselftest:
+	@python3 tools/tests/iommu_kunit_test.py
+
+clean:
 	rm -rf .cache results

@@ -1,0 +1,639 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Host-side unit tests for the pure logic of tools/iommu-kunit and of
+# tools/qemu/qemu-system-x86_64, in the style of the kernel's
+# tools/testing/kunit/kunit_tool_test.py.
+#
+# The runner's bash functions are called by sourcing it in a subprocess
+# (its last line only runs main when executed, not when sourced), on
+# temporary directories that mimic the project's layout, so the tests
+# depend neither on the repository's patches nor on a kernel tree, and
+# nothing here builds, downloads or installs anything.
+#
+#   python3 tools/tests/iommu_kunit_test.py [-v]
+
+"""Unit tests for tools/iommu-kunit and tools/qemu/qemu-system-x86_64."""
+
+import difflib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+RUNNER = os.path.join(REPO, 'tools', 'iommu-kunit')
+QEMU_WRAPPER_DIR = os.path.join(REPO, 'tools', 'qemu')
+QEMU_WRAPPER = os.path.join(QEMU_WRAPPER_DIR, 'qemu-system-x86_64')
+
+# A command that dies in argument checking must not get anywhere near a
+# build, a download or a package install: generous for a loaded machine.
+QUICK_SECS = 10
+
+KCONFIG = [
+	'# SPDX-License-Identifier: GPL-2.0-only\n',
+	'menuconfig IOMMU_SUPPORT\n',
+	'\tbool "IOMMU Hardware Support"\n',
+	'\tdepends on MMU\n',
+	'\tdefault y\n',
+	'\n',
+	'if IOMMU_SUPPORT\n',
+	'\n',
+	'config IOMMU_DEBUGFS\n',
+	'\tbool "Export IOMMU internals in DebugFS"\n',
+	'\n',
+	'endif\n',
+]
+
+# KCONFIG with one line added after "default y": a hunk with three lines
+# of context on each side.
+KCONFIG_PATCHED = KCONFIG[:5] + ['\tselect IOMMU_KUNIT_OVERLAY\n'] + KCONFIG[5:]
+
+# Run from a fake bin directory in every test of the runner: called, they
+# only leave a mark and fail.
+HEAVY_TOOLS = ('apt-get', 'apt-cache', 'dpkg-deb', 'tar', 'xz', 'rsync',
+	       'make', 'gcc', 'python3', 'git', 'perl')
+
+# Positional parameters for the sourcing shell: were the runner's guard
+# missing, the main it then runs would die at once in parse_args.
+NO_MAIN_ARGS = ['run', 'IOMMU_KUNIT_TEST_SOURCED_WITHOUT_GUARD=1']
+
+FAILED_PATCH_OUTPUT = ('patching file drivers/iommu/Kconfig\n'
+		       'Hunk #1 FAILED at 93.\n'
+		       '1 out of 1 hunk FAILED')
+
+
+def write(path, text=''):
+	"""Creates file path (and its directories) holding text."""
+	os.makedirs(os.path.dirname(path), exist_ok=True)
+	with open(path, 'w') as f:
+		f.write(text)
+
+
+def read(path):
+	"""The contents of file path."""
+	with open(path) as f:
+		return f.read()
+
+
+def kconfig_patch(fuzzy=False):
+	"""A git-style patch of drivers/iommu/Kconfig from KCONFIG to
+	KCONFIG_PATCHED; fuzzy: its first context line differs from the
+	tree's, so that it applies only with fuzz."""
+	lines = list(difflib.unified_diff(KCONFIG, KCONFIG_PATCHED,
+					  'a/drivers/iommu/Kconfig',
+					  'b/drivers/iommu/Kconfig', n=3))
+	text = ''.join(lines)
+	if fuzzy:
+		old = ' \tbool "IOMMU Hardware Support"\n'
+		assert old in text
+		text = text.replace(old, ' \tbool "IOMMU hardware support"\n')
+	return ('From: Test <test@example.org>\nSubject: [PATCH] x\n\n---\n' +
+		'diff --git a/drivers/iommu/Kconfig b/drivers/iommu/Kconfig\n' + text)
+
+
+def make_kernel_tree(root, version=(6, 12, 117), sync_map_returns='int',
+		     kconfig=True):
+	"""A tiny fake kernel tree: what find_source checks for, and
+	drivers/iommu/Kconfig for the patches to apply to."""
+	v, p, s = version
+	write(os.path.join(root, 'Makefile'),
+	      '# SPDX-License-Identifier: GPL-2.0\n'
+	      f'VERSION = {v}\nPATCHLEVEL = {p}\nSUBLEVEL = {s}\n'
+	      'EXTRAVERSION =\nNAME = Baby Opossum Posse\n')
+	write(os.path.join(root, 'include', 'linux', 'iommu.h'),
+	      'struct iommu_domain_ops {\n'
+	      f'\t{sync_map_returns} (*iotlb_sync_map)(struct iommu_domain *domain,\n'
+	      '\t\t\t      unsigned long iova, size_t size);\n'
+	      '};\n')
+	write(os.path.join(root, 'tools', 'testing', 'kunit', 'kunit.py'))
+	if kconfig:
+		write(os.path.join(root, 'drivers', 'iommu', 'Kconfig'),
+		      ''.join(KCONFIG))
+	return root
+
+
+class RunnerTestCase(unittest.TestCase):
+	"""Common fixtures: a temporary directory, an environment whose cache
+	and results point into it, and a bin directory first on PATH whose
+	dpkg-query claims every package is installed and whose apt-get,
+	tar, make and the other heavy tools only record that they were
+	called and fail: whatever a regression in the runner makes it do,
+	no test installs, downloads, unpacks or builds anything."""
+
+	def setUp(self):
+		self.tmp = tempfile.mkdtemp(prefix='iommu-kunit-test.')
+		self.addCleanup(shutil.rmtree, self.tmp)
+		self.cache = os.path.join(self.tmp, 'cache')
+		self.results = os.path.join(self.tmp, 'results')
+		self.top = os.path.join(self.tmp, 'top')
+		os.makedirs(self.top)
+		self.fakebin = os.path.join(self.tmp, 'fakebin')
+		self.called = os.path.join(self.tmp, 'called')
+		os.makedirs(self.called)
+		write(os.path.join(self.fakebin, 'dpkg-query'),
+		      '#!/bin/sh\necho "install ok installed"\n')
+		os.chmod(os.path.join(self.fakebin, 'dpkg-query'), 0o755)
+		for tool in HEAVY_TOOLS:
+			path = os.path.join(self.fakebin, tool)
+			write(path, '#!/bin/sh\n'
+			      f'touch {shlex.quote(os.path.join(self.called, tool))}\n'
+			      'exit 1\n')
+			os.chmod(path, 0o755)
+		self.env = dict(os.environ)
+		for var in ('IOMMU_KUNIT_QEMU_ACCEL', 'IOMMU_KUNIT_DEBIAN_MIRROR',
+			    'CCACHE_DIR', 'CCACHE_BASEDIR'):
+			self.env.pop(var, None)
+		self.env.update({
+			'IOMMU_KUNIT_CACHE': self.cache,
+			'IOMMU_KUNIT_RESULTS': self.results,
+			'PATH': self.fakebin + os.pathsep + os.environ.get('PATH', '/usr/bin:/bin'),
+			'LC_ALL': 'C',
+		})
+
+	def tearDown(self):
+		self.assertNothingHeavy()
+
+	def assertNothingHeavy(self):
+		"""No package tool, unpacker or build tool was run."""
+		self.assertEqual(sorted(os.listdir(self.called)), [])
+
+	def source(self, body, env=None, **variables):
+		"""Runs body in bash after sourcing the runner and setting
+		variables (name=value, after the source so they override the
+		runner's own); returns the CompletedProcess."""
+		script = f'source {shlex.quote(RUNNER)}\n'
+		for name, value in variables.items():
+			script += f'{name}={shlex.quote(str(value))}\n'
+		script += body + '\n'
+		return subprocess.run(['bash', '-c', script, 'bash', *NO_MAIN_ARGS],
+				      env=env or self.env, cwd=self.tmp,
+				      capture_output=True, text=True, timeout=60)
+
+	def lines(self, body, **variables):
+		"""The output lines of a body that must succeed."""
+		r = self.source(body, **variables)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		return r.stdout.splitlines()
+
+	def command(self, *args):
+		"""Runs the runner as a command; returns the CompletedProcess
+		and the seconds it took."""
+		t0 = time.monotonic()
+		r = subprocess.run([RUNNER, *args], env=self.env, cwd=self.tmp,
+				   capture_output=True, text=True, timeout=60)
+		return r, time.monotonic() - t0
+
+	def assertDies(self, r, *fragments):
+		"""r exited 2 with an iommu-kunit error naming every fragment."""
+		self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+		self.assertIn('iommu-kunit: error: ', r.stderr)
+		for fragment in fragments:
+			self.assertIn(fragment, r.stderr)
+
+
+class SourceGuardTest(RunnerTestCase):
+
+	def test_guard_line(self):
+		"""The runner ends with the guard that lets these tests source it."""
+		with open(RUNNER) as f:
+			last = f.read().rstrip('\n').rsplit('\n', 1)[-1]
+		self.assertEqual(last, 'if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi')
+
+	def test_source_does_not_run_main(self):
+		"""Sourcing defines the functions and runs nothing."""
+		r = self.source('declare -F main parse_args stage_overlay; echo sourced')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stdout.splitlines(),
+				 ['main', 'parse_args', 'stage_overlay', 'sourced'])
+		self.assertEqual(r.stderr, '')
+		self.assertFalse(os.path.exists(self.cache))
+		self.assertNothingHeavy()
+
+	def test_source_keeps_strict_mode(self):
+		"""set -euo pipefail still applies to the sourcing shell."""
+		flags, pipefail = self.lines('echo "$-"; shopt -o pipefail | cut -f2')
+		self.assertIn('e', flags)
+		self.assertIn('u', flags)
+		self.assertEqual(pipefail, 'on')
+
+
+class VersionedPatchesTest(RunnerTestCase):
+
+	def setUp(self):
+		super().setUp()
+		self.dir = 'drivers/iommu/patches'
+		for name in ('0001-a.patch', '0002-b.patch', '6.12/0002-b.patch',
+			     '6.12/0003-c.patch'):
+			write(os.path.join(self.top, self.dir, name), name + '\n')
+
+	def versioned(self, kver, d=None):
+		return self.lines(f'versioned_patches {shlex.quote(d or self.dir)}',
+				  TOP=self.top, KVER=kver)
+
+	def test_backport_series(self):
+		"""6.12: the backport replaces 0002 and adds 0003."""
+		self.assertEqual(self.versioned('6.12.117'), [
+			'drivers/iommu/patches/0001-a.patch',
+			'drivers/iommu/patches/6.12/0002-b.patch',
+			'drivers/iommu/patches/6.12/0003-c.patch',
+		])
+
+	def test_mainline_series(self):
+		"""A kernel with no backport directory gets the mainline ones."""
+		self.assertEqual(self.versioned('7.3.0'), [
+			'drivers/iommu/patches/0001-a.patch',
+			'drivers/iommu/patches/0002-b.patch',
+		])
+
+	def test_empty_dir(self):
+		os.makedirs(os.path.join(self.top, 'empty'))
+		self.assertEqual(self.versioned('6.12.117', 'empty'), [])
+		self.assertEqual(self.versioned('7.3.0', 'empty'), [])
+
+	def test_order_by_file_name_across_dirs(self):
+		"""Sorted by file name, not by directory: backport-only patches
+		land between the mainline ones."""
+		d = os.path.join(self.top, 'm')
+		for name in ('0001-a.patch', '0004-d.patch', '0010-j.patch',
+			     '6.12/0002-b.patch', '6.12/0005-e.patch',
+			     '6.12/0010-j.patch', '6.12/0011-k.patch',
+			     '6.12/notes.txt', 'README'):
+			write(os.path.join(d, name))
+		self.assertEqual(self.versioned('6.12.3', 'm'), [
+			'm/0001-a.patch',
+			'm/6.12/0002-b.patch',
+			'm/0004-d.patch',
+			'm/6.12/0005-e.patch',
+			'm/6.12/0010-j.patch',
+			'm/6.12/0011-k.patch',
+		])
+
+	def test_status_when_last_backport_replaces(self):
+		"""versioned_patches returns 0 (under set -e, a non-zero status
+		would kill its caller) when the last *.patch of the backport
+		directory replaces a mainline one."""
+		os.remove(os.path.join(self.top, self.dir, '6.12', '0003-c.patch'))
+		r = self.source(f'versioned_patches {self.dir}; echo "rc=$?"',
+				TOP=self.top, KVER='6.12.117')
+		self.assertEqual(r.stdout.splitlines(), [
+			'drivers/iommu/patches/0001-a.patch',
+			'drivers/iommu/patches/6.12/0002-b.patch',
+			'rc=0',
+		])
+
+
+class KernelSeriesTest(RunnerTestCase):
+
+	def test_kernel_series(self):
+		for kver, series in (('7.3.0', '7.3'), ('6.12.117', '6.12'),
+				     ('7.2.9', '7.2')):
+			with self.subTest(kver=kver):
+				self.assertEqual(self.lines('kernel_series', KVER=kver), [series])
+
+	def test_kernel_version(self):
+		tree = make_kernel_tree(os.path.join(self.tmp, 'linux'), (6, 12, 117))
+		self.assertEqual(self.lines(f'kernel_version {shlex.quote(tree)}'),
+				 ['6.12.117'])
+
+	def test_kernel_suite(self):
+		self.assertEqual(self.lines('kernel_suite 6.12'), ['system'])
+		self.assertEqual(self.lines('kernel_suite 7.2'), ['sid'])
+		self.assertEqual(self.lines('kernel_suite 7.3'), ['experimental'])
+		self.assertEqual(self.source('kernel_suite 7.9').returncode, 1)
+
+
+class LegKunitconfigsTest(RunnerTestCase):
+
+	def setUp(self):
+		super().setUp()
+		self.leg = os.path.join(self.top, 'kunitconfig', 'um.kunitconfig')
+		self.delta = os.path.join(self.top, 'kunitconfig', '6.12', 'um.kunitconfig')
+		write(self.leg, 'CONFIG_KUNIT=y\n')
+		write(self.delta, 'CONFIG_IOMMU_API=y\n')
+
+	def test_backport_kernel(self):
+		"""6.12: the leg's own fragment first, then the 6.12 one."""
+		self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
+					    KVER='6.12.117'), [self.leg, self.delta])
+
+	def test_mainline_kernel(self):
+		self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
+					    KVER='7.3.0'), [self.leg])
+
+	def test_leg_without_kunitconfig(self):
+		self.assertEqual(self.lines('leg_kunitconfigs x86_64', TOP=self.top,
+					    KVER='6.12.117'), [])
+
+
+class ParseArgsTest(RunnerTestCase):
+	"""Bad arguments die in parse_args: exit 2 with the reason, quickly,
+	before any package check, download or cache directory."""
+
+	def assertDiesEarly(self, args, *fragments):
+		r, secs = self.command(*args)
+		self.assertDies(r, *fragments)
+		self.assertLess(secs, QUICK_SECS)
+		self.assertNothingHeavy()
+		self.assertFalse(os.path.exists(self.cache), 'the cache was created')
+		self.assertEqual(r.stdout, '')
+
+	def test_unknown_kernel(self):
+		self.assertDiesEarly(['run', 'KERNEL=7.9'], 'unknown KERNEL=7.9',
+				     'use one of: 6.12 7.2 7.3 ')
+
+	def test_kernel_and_kdir(self):
+		self.assertDiesEarly(['run', 'KERNEL=7.3', 'KDIR=/tmp'],
+				     'KDIR= and KERNEL= are exclusive')
+
+	def test_unknown_arch(self):
+		self.assertDiesEarly(['run', 'ARCH=arm64'], 'unknown ARCH=arm64',
+				     'um x86_64 s390')
+
+	def test_unknown_argument(self):
+		self.assertDiesEarly(['run', 'BOGUS=1'], "unknown argument 'BOGUS=1'")
+
+	def test_unknown_command(self):
+		self.assertDiesEarly(['frobnicate'], "unknown command 'frobnicate'")
+
+	def test_good_arguments(self):
+		"""Sourced: the values parse_args leaves, with the defaults."""
+		show = 'echo "$ARCH|$KERNEL|$KERNEL_GIVEN|$KDIR|$SUITE|$FLAKE_N"'
+		self.assertEqual(self.lines('parse_args; ' + show), ['um|6.12||||20'])
+		self.assertEqual(self.lines('parse_args ARCH=s390 KERNEL=7.2 SUITE=iommu_* N=3; ' + show),
+				 ['s390|7.2|7.2||iommu_*|3'])
+		self.assertEqual(self.lines('parse_args ARCH= KDIR=/src; ' + show),
+				 ['um|6.12||/src||20'])
+
+	def test_relative_kdir(self):
+		"""A relative KDIR= is made absolute, so that later steps that
+		run from $TOP (checkpatch, patches-check) find the same tree."""
+		self.assertEqual(self.lines('parse_args KDIR=linux; echo "$KDIR"'),
+				 [os.path.join(self.tmp, 'linux')])
+		kdir = make_kernel_tree(os.path.join(self.tmp, 'linux'), (7, 3, 0))
+		r = self.source('parse_args KDIR=linux; find_source; cd "$TOP"; '
+				'find_source; echo "$SRC"')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stdout.strip(), kdir)
+
+
+class FindSourceTest(RunnerTestCase):
+	"""KDIR= checks, called directly (no package check at all) and
+	through the prepare command (with a dpkg-query that reports every
+	package installed and an apt-get that must not be called)."""
+
+	def find_source(self, kdir):
+		return self.source('find_source; echo "$KVER|$SRC|$TREE_NAME|$WORK|$WSRC"',
+				   KDIR=kdir)
+
+	def prepare(self, kdir):
+		r, secs = self.command('prepare', 'KDIR=' + kdir)
+		self.assertLess(secs, QUICK_SECS)
+		self.assertNothingHeavy()
+		return r
+
+	def test_kdir_missing(self):
+		kdir = os.path.join(self.tmp, 'nonexistent')
+		self.assertDies(self.find_source(kdir), f'KDIR={kdir} does not exist')
+		self.assertDies(self.prepare(kdir), f'KDIR={kdir} does not exist')
+
+	def test_kdir_not_a_kernel(self):
+		kdir = os.path.join(self.tmp, 'notakernel')
+		write(os.path.join(kdir, 'Makefile'), 'all:\n\ttrue\n')
+		msg = f'KDIR={kdir} is not a Linux kernel source tree'
+		self.assertDies(self.find_source(kdir), msg)
+		self.assertDies(self.prepare(kdir), msg)
+
+	def test_kdir_without_kunit(self):
+		kdir = make_kernel_tree(os.path.join(self.tmp, 'linux'))
+		os.remove(os.path.join(kdir, 'tools', 'testing', 'kunit', 'kunit.py'))
+		self.assertDies(self.find_source(kdir), 'is not a Linux kernel source tree')
+
+	def test_kdir_too_old(self):
+		kdir = make_kernel_tree(os.path.join(self.tmp, 'linux-6.6'), (6, 6, 0),
+					sync_map_returns='void')
+		msg = f'kernel 6.6.0 at {kdir} is too old'
+		self.assertDies(self.find_source(kdir), msg, 'returns void')
+		self.assertDies(self.prepare(kdir), msg)
+
+	def test_kdir_good(self):
+		"""A good tree sets KVER and a work copy of its own in the cache."""
+		kdir = make_kernel_tree(os.path.join(self.tmp, 'linux'), (7, 3, 0))
+		r = self.find_source(kdir + '/')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		kver, src, tree, work, wsrc = r.stdout.strip().split('|')
+		self.assertEqual((kver, src), ('7.3.0', kdir))
+		self.assertRegex(tree, r'^kdir-[0-9a-f]{10}$')
+		self.assertEqual(work, os.path.join(self.cache, 'work', tree))
+		self.assertEqual(wsrc, os.path.join(work, 'src'))
+
+
+class NotApplyingTest(RunnerTestCase):
+
+	def setUp(self):
+		super().setUp()
+		os.makedirs(os.path.join(self.top, 'drivers/iommu/patches/6.12'))
+		self.patch = os.path.join(self.top, 'drivers/iommu/patches/0001-x.patch')
+
+	def not_applying(self, kver):
+		return self.lines('not_applying "$P" "$OUT"; echo', TOP=self.top,
+				  KVER=kver, SRC='/src/linux', P=self.patch,
+				  OUT=FAILED_PATCH_OUTPUT)
+
+	def test_backport_kernel(self):
+		self.assertEqual(self.not_applying('6.12.117'), [
+			'drivers/iommu/patches/0001-x.patch does not apply to the kernel 6.12.117 at /src/linux',
+			'  patch set tried: the mainline series with the 6.12 backport deltas (drivers/iommu/patches/6.12/)',
+			'  first failure: drivers/iommu/Kconfig: Hunk #1 FAILED at 93.',
+			"  supported kernels: 6.12 7.2 7.3 (KERNEL=; mainline is 7.3, the series's base; backport deltas for: 6.12)",
+		])
+
+	def test_mainline_kernel(self):
+		out = self.not_applying('7.3.0')
+		self.assertIn('kernel 7.3.0 at /src/linux', out[0])
+		self.assertEqual(out[1], '  patch set tried: the mainline series (drivers/iommu/patches/)')
+		self.assertEqual(out[2], '  first failure: drivers/iommu/Kconfig: Hunk #1 FAILED at 93.')
+
+	def test_unrecognised_output(self):
+		"""No known failure line: the first line of patch's output."""
+		out = self.lines('not_applying "$P" "$OUT"; echo', TOP=self.top,
+				 KVER='7.3.0', SRC='/src', P=self.patch,
+				 OUT='patch: **** Only garbage was found in the patch input.')
+		self.assertEqual(out[2], '  first failure: patch: **** Only garbage was found in the patch input.')
+
+
+class StageOverlayTest(RunnerTestCase):
+	"""stage_overlay on a fake tree: GNU patch with no fuzz, files
+	staged in $WORK/stage, the tree never written to."""
+
+	def setUp(self):
+		super().setUp()
+		self.src = make_kernel_tree(os.path.join(self.tmp, 'linux'))
+		self.work = os.path.join(self.tmp, 'work')
+		self.patch = os.path.join(self.top, 'drivers/iommu/patches/0001-x.patch')
+		self.new_file = 'include/linux/iommu-new.h'
+		write(os.path.join(self.top, self.new_file), '/* new */\n')
+
+	def stage(self, extra=''):
+		return self.source(f'EXTRA_PATCHES=({extra}); stage_overlay', TOP=self.top,
+				   SRC=self.src, KVER='6.12.117', WORK=self.work,
+				   OVERLAY_DIRS='drivers include')
+
+	def test_applies_exactly(self):
+		write(self.patch, kconfig_patch())
+		r = self.stage()
+		self.assertEqual(r.returncode, 0, r.stderr)
+		stage = os.path.join(self.work, 'stage')
+		self.assertEqual(read(os.path.join(stage, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG_PATCHED))
+		self.assertEqual(read(os.path.join(stage, self.new_file)), '/* new */\n')
+		self.assertEqual(read(os.path.join(self.work, 'manifest.new')).splitlines(),
+				 ['drivers/iommu/Kconfig', self.new_file])
+		self.assertEqual(read(os.path.join(self.src, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG), 'the kernel tree was written to')
+		self.assertEqual(os.listdir(os.path.join(stage, 'drivers/iommu')),
+				 ['Kconfig'], 'backup or reject files left in the stage')
+
+	def test_fuzz_is_an_error(self):
+		write(self.patch, kconfig_patch(fuzzy=True))
+		# The patch is good for GNU patch's default fuzz factor: only
+		# the runner's -F0 refuses it.
+		dry = subprocess.run(['patch', '--dry-run', '-p1', '-d', self.src,
+				      '-i', self.patch], capture_output=True, text=True,
+				     env=self.env)
+		self.assertEqual(dry.returncode, 0, dry.stdout)
+		self.assertIn('with fuzz', dry.stdout)
+		r = self.stage()
+		self.assertDies(r, 'drivers/iommu/patches/0001-x.patch does not apply to the kernel 6.12.117',
+				'first failure: drivers/iommu/Kconfig: Hunk #1 FAILED')
+		self.assertEqual(read(os.path.join(self.src, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG))
+
+	def test_extra_patch_after_the_overlay(self):
+		"""EXTRA_PATCHES (mutants, presubmit) apply after the series."""
+		write(self.patch, kconfig_patch())
+		extra = os.path.join(self.tmp, 'extra.patch')
+		write(extra, ''.join(difflib.unified_diff(
+			KCONFIG_PATCHED, KCONFIG_PATCHED[:-1] + ['endif # IOMMU_SUPPORT\n'],
+			'a/drivers/iommu/Kconfig', 'b/drivers/iommu/Kconfig')))
+		r = self.stage(shlex.quote(extra))
+		self.assertEqual(r.returncode, 0, r.stderr)
+		staged = read(os.path.join(self.work, 'stage/drivers/iommu/Kconfig'))
+		self.assertIn('\tselect IOMMU_KUNIT_OVERLAY\n', staged)
+		self.assertTrue(staged.endswith('endif # IOMMU_SUPPORT\n'))
+
+	def test_new_file_in_the_tree(self):
+		write(os.path.join(self.src, self.new_file), '/* tree */\n')
+		self.assertDies(self.stage(), f'overlay file {self.new_file} exists in the kernel tree')
+
+	def test_patch_of_missing_file(self):
+		write(self.patch, kconfig_patch())
+		os.remove(os.path.join(self.src, 'drivers/iommu/Kconfig'))
+		self.assertDies(self.stage(), 'changes drivers/iommu/Kconfig, which',
+				'does not have')
+
+
+class QemuAccelTest(RunnerTestCase):
+
+	def accel(self, arch, kver, env_accel=None):
+		env = dict(self.env)
+		if env_accel is not None:
+			env['IOMMU_KUNIT_QEMU_ACCEL'] = env_accel
+		r = self.source('qemu_accel', env=env, ARCH=arch, KVER=kver)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		return r.stdout.strip()
+
+	def test_env_override(self):
+		self.assertEqual(self.accel('x86_64', '7.3.0', 'tcg'), 'tcg')
+		self.assertEqual(self.accel('x86_64', '7.3.0', 'kvm'), 'kvm')
+		self.assertEqual(self.accel('x86_64', '6.12.117', 'tcg'), 'tcg')
+
+	def test_not_x86(self):
+		self.assertEqual(self.accel('s390', '7.3.0'), 'kvm')
+		self.assertEqual(self.accel('um', '7.3.0'), 'kvm')
+
+	def test_x86_6_12(self):
+		"""6.12 boots under any KVM, kvm_pvm included."""
+		self.assertEqual(self.accel('x86_64', '6.12.117'), 'kvm')
+
+	def test_x86_7_on_this_host(self):
+		expected = 'tcg' if os.path.isdir('/sys/module/kvm_pvm') else 'kvm'
+		self.assertEqual(self.accel('x86_64', '7.3.0'), expected)
+
+	def test_note(self):
+		env = dict(self.env, IOMMU_KUNIT_QEMU_ACCEL='tcg')
+		r = self.source('echo "[$(qemu_accel_note)]"', env=env, ARCH='x86_64', KVER='7.3.0')
+		self.assertEqual(r.stdout.strip(), '[ (QEMU: TCG, no KVM)]')
+		r = self.source('echo "[$(qemu_accel_note)]"', env=env, ARCH='um', KVER='7.3.0')
+		self.assertEqual(r.stdout.strip(), '[]')
+
+
+class QemuWrapperTest(unittest.TestCase):
+	"""tools/qemu/qemu-system-x86_64 in front of a fake QEMU that prints
+	its arguments, one a line."""
+
+	ARGS = ['-nodefaults', '-accel', 'kvm', '-accel', 'hvf', '-accel', 'tcg',
+		'-serial', 'stdio']
+
+	def setUp(self):
+		self.tmp = tempfile.mkdtemp(prefix='iommu-kunit-qemu.')
+		self.addCleanup(shutil.rmtree, self.tmp)
+		self.fake_dir = os.path.join(self.tmp, 'fake')
+		write(os.path.join(self.fake_dir, 'qemu-system-x86_64'),
+		      '#!/bin/sh\necho FAKE\nfor a in "$@"; do printf \'%s\\n\' "$a"; done\n')
+		os.chmod(os.path.join(self.fake_dir, 'qemu-system-x86_64'), 0o755)
+		self.env = dict(os.environ)
+		self.env.pop('IOMMU_KUNIT_QEMU_ACCEL', None)
+
+	def run_wrapper(self, path, accel=None):
+		env = dict(self.env, PATH=path)
+		if accel is not None:
+			env['IOMMU_KUNIT_QEMU_ACCEL'] = accel
+		return subprocess.run([QEMU_WRAPPER, *self.ARGS], env=env,
+				      capture_output=True, text=True, timeout=10)
+
+	def fake_path(self):
+		"""The wrapper first (as run_leg puts it), then the fake QEMU,
+		then the rest: the fake one must win over any real one."""
+		return os.pathsep.join([QEMU_WRAPPER_DIR, self.fake_dir,
+					os.environ.get('PATH', '/usr/bin:/bin')])
+
+	def received(self, r):
+		self.assertEqual(r.returncode, 0, r.stderr)
+		lines = r.stdout.splitlines()
+		self.assertEqual(lines[0], 'FAKE')
+		return lines[1:]
+
+	def test_tcg_drops_other_accelerators(self):
+		self.assertEqual(self.received(self.run_wrapper(self.fake_path(), 'tcg')),
+				 ['-nodefaults', '-accel', 'tcg', '-serial', 'stdio'])
+
+	def test_unset_passes_everything(self):
+		self.assertEqual(self.received(self.run_wrapper(self.fake_path())), self.ARGS)
+
+	def test_kvm_passes_everything(self):
+		self.assertEqual(self.received(self.run_wrapper(self.fake_path(), 'kvm')), self.ARGS)
+
+	def test_wrapper_dir_twice(self):
+		"""The wrapper never runs itself, however often PATH names it."""
+		path = os.pathsep.join([QEMU_WRAPPER_DIR, QEMU_WRAPPER_DIR + '/',
+					self.fake_dir, os.environ.get('PATH', '/usr/bin:/bin')])
+		self.assertEqual(self.received(self.run_wrapper(path)), self.ARGS)
+
+	def test_no_qemu(self):
+		"""Only the wrapper and the tools it needs on PATH: exit 127."""
+		tools = os.path.join(self.tmp, 'tools')
+		os.makedirs(tools)
+		for tool in ('bash', 'dirname'):
+			os.symlink(shutil.which(tool), os.path.join(tools, tool))
+		r = self.run_wrapper(os.pathsep.join([QEMU_WRAPPER_DIR, tools]), 'tcg')
+		self.assertEqual(r.returncode, 127, r.stdout + r.stderr)
+		self.assertEqual(r.stdout, '')
+		self.assertIn('qemu-system-x86_64: not found on PATH', r.stderr)
+
+
+if __name__ == '__main__':
+	unittest.main()
