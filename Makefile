@@ -23,9 +23,10 @@ SUITE ?=
 PATCHES ?=
 N ?= 20
 PATCH_DIR ?=
+SCOPE ?=
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N)
+OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N) SCOPE=$(SCOPE)
 
 .PHONY: selftest run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
 
