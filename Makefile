@@ -39,8 +39,5 @@ selftest:
 clean:
 	rm -rf .cache/work results
 
-distselftest:
-	@python3 tools/tests/iommu_kunit_test.py
-
-clean:
+distclean:
 	rm -rf .cache results
