@@ -262,7 +262,7 @@ class VersionedPatchesTest(RunnerTestCase):
 			     '6.12/0002-b.patch', '6.12/0005-e.patch',
 			     '6.12/0010-j.patch', '6.12/0011-k.patch',
 			     '6.12/notes.txt', 'README'):
-			write(os.path.join(d, name))
+			write(os.path.join(d, name), name + '\n')
 		self.assertEqual(self.versioned('6.12.3', 'm'), [
 			'm/0001-a.patch',
 			'm/6.12/0002-b.patch',
@@ -271,6 +271,21 @@ class VersionedPatchesTest(RunnerTestCase):
 			'm/6.12/0010-j.patch',
 			'm/6.12/0011-k.patch',
 		])
+
+	def test_empty_backport_drops(self):
+		"""An empty patch of the same name in the backport directory:
+		that kernel does not get the mainline patch (tests of an API it
+		lacks); an empty backport-only one is nothing either."""
+		write(os.path.join(self.top, self.dir, '0004-d.patch'), 'd\n')
+		write(os.path.join(self.top, self.dir, '6.12', '0004-d.patch'))
+		write(os.path.join(self.top, self.dir, '6.12', '0005-e.patch'))
+		self.assertEqual(self.versioned('6.12.117'), [
+			'drivers/iommu/patches/0001-a.patch',
+			'drivers/iommu/patches/6.12/0002-b.patch',
+			'drivers/iommu/patches/6.12/0003-c.patch',
+		])
+		self.assertIn('drivers/iommu/patches/0004-d.patch',
+			      self.versioned('7.3.0'))
 
 	def test_status_when_last_backport_replaces(self):
 		"""versioned_patches returns 0 (under set -e, a non-zero status
@@ -312,17 +327,40 @@ class LegKunitconfigsTest(RunnerTestCase):
 		super().setUp()
 		self.leg = os.path.join(self.top, 'kunitconfig', 'um.kunitconfig')
 		self.delta = os.path.join(self.top, 'kunitconfig', '6.12', 'um.kunitconfig')
+		self.mainline = os.path.join(self.top, 'kunitconfig', 'mainline', 'um.kunitconfig')
 		write(self.leg, 'CONFIG_KUNIT=y\n')
 		write(self.delta, 'CONFIG_IOMMU_API=y\n')
+		write(self.mainline, 'CONFIG_IOMMU_DEBUG_PAGEALLOC=y\n')
+		# 6.12 is a backport: it has a directory of patch deltas.
+		write(os.path.join(self.top, 'drivers', 'iommu', 'patches', '6.12',
+				   '0009-x.patch'), 'x\n')
 
 	def test_backport_kernel(self):
-		"""6.12: the leg's own fragment first, then the 6.12 one."""
+		"""6.12: the leg's own fragment first, then the 6.12 one, and
+		not the mainline one."""
 		self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
 					    KVER='6.12.117'), [self.leg, self.delta])
 
 	def test_mainline_kernel(self):
-		self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
-					    KVER='7.3.0'), [self.leg])
+		"""A kernel without backport deltas (7.2, 7.3, a newer KDIR)
+		gets what the mainline series adds."""
+		for kver in ('7.3.0', '7.2.13', '7.4.0'):
+			with self.subTest(kver=kver):
+				self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
+							    KVER=kver), [self.leg, self.mainline])
+
+	def test_leg_suites(self):
+		"""The expected suites: the leg's, then the kernel's."""
+		write(os.path.join(self.top, 'kunitconfig', 'um.suites'), 'iommu_map\n')
+		write(os.path.join(self.top, 'kunitconfig', 'mainline', 'um.suites'),
+		      'iommu_dma_link\n')
+		work = os.path.join(self.tmp, 'work')
+		for kver, suites in (('7.3.0', 'iommu_map\niommu_dma_link\n'),
+				     ('6.12.117', 'iommu_map\n')):
+			with self.subTest(kver=kver):
+				out = self.lines('leg_suites um', TOP=self.top, KVER=kver,
+						 WORK=work)
+				self.assertEqual(read(out[0]), suites)
 
 	def test_leg_without_kunitconfig(self):
 		self.assertEqual(self.lines('leg_kunitconfigs x86_64', TOP=self.top,
