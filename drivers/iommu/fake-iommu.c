@@ -27,15 +27,24 @@
 #include <linux/device.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/iommu.h>
 #include <linux/iommu-sync-map.h>
+#include <linux/mman.h>
+#include <linux/mount.h>
 #include <linux/property.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/uaccess.h>
 #include <linux/xarray.h>
 
 #include "iommu-priv.h"
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+#include <linux/generic_pt/iommu.h>
+#include "iommu-pages.h"
+#endif
 #include "fake-iommu.h"
 
 #define FAKE_IOMMU_MAX_RULES	8
@@ -53,9 +62,17 @@ struct fake_iommu_rule {
 };
 
 struct fake_iommu_domain {
-	struct iommu_domain domain;
+	union {
+		struct iommu_domain domain;
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+		/* With opts.generic_pt, generic_pt's table replaces ptes. */
+		struct pt_iommu_amdv1 amdv1;
+#endif
+	};
 	/* Attached fake devices; changes under the lock, walked under RCU. */
 	struct list_head devices;
+	/* generic_pt's top-of-table lock, with opts.generic_pt */
+	spinlock_t top_lock;
 	/* Protects everything below, map_pages may run in atomic context. */
 	spinlock_t lock;
 	struct xarray ptes;
@@ -69,6 +86,10 @@ struct fake_iommu_domain {
 	bool allow_leftovers;
 	struct fake_iommu_call log[FAKE_IOMMU_LOG_SIZE];
 };
+
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+PT_IOMMU_CHECK_DOMAIN(struct fake_iommu_domain, amdv1.iommu, domain);
+#endif
 
 struct fake_iommu_dev {
 	struct device dev;
@@ -512,6 +533,10 @@ static void fake_iommu_domain_free(struct iommu_domain *domain)
 		fake_iommu_check_empty(kunit_get_current_test(), domain);
 	xa_destroy(&fd->ptes);
 	xa_destroy(&fd->shadow);
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+	if (domain->is_iommupt)
+		pt_iommu_deinit(&fd->amdv1.iommu);
+#endif
 	kfree(fd);
 }
 
@@ -525,6 +550,77 @@ static const struct iommu_domain_ops fake_iommu_domain_ops = {
 	.iova_to_phys = fake_iommu_iova_to_phys,
 	.free = fake_iommu_domain_free,
 };
+
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+static void fake_iommu_pt_iotlb_sync(struct iommu_domain *domain,
+				     struct iommu_iotlb_gather *gather)
+{
+	fake_iommu_iotlb_sync(domain, gather);
+	iommu_put_pages_list(&gather->freelist);
+}
+
+/*
+ * A domain on generic_pt's AMDv1 table: the core maps and unmaps through
+ * generic_pt (map_range, unmap_range, as for the AMD, Intel and RISC-V
+ * drivers); iotlb_sync_map is still the fake's, recorded and scriptable.
+ */
+static const struct iommu_domain_ops fake_iommu_pt_domain_ops = {
+	IOMMU_PT_DOMAIN_OPS(amdv1),
+	.attach_dev = fake_iommu_attach_dev,
+	.iotlb_sync_map = fake_iommu_iotlb_sync_map,
+	.iotlb_sync = fake_iommu_pt_iotlb_sync,
+	.flush_iotlb_all = fake_iommu_flush_iotlb_all,
+	.free = fake_iommu_domain_free,
+};
+
+static struct fake_iommu_domain *to_fake_pt_domain(struct pt_iommu *iommu_table)
+{
+	return container_of(iommu_table, struct fake_iommu_domain, amdv1.iommu);
+}
+
+static spinlock_t *fake_iommu_pt_get_top_lock(struct pt_iommu *iommu_table)
+{
+	return &to_fake_pt_domain(iommu_table)->top_lock;
+}
+
+/* No hardware holds the top of the table: nothing to update. */
+static void fake_iommu_pt_change_top(struct pt_iommu *iommu_table,
+				     phys_addr_t top_paddr,
+				     unsigned int top_level)
+{
+	lockdep_assert_held(&to_fake_pt_domain(iommu_table)->top_lock);
+}
+
+static const struct pt_iommu_driver_ops fake_iommu_pt_driver_ops = {
+	.get_top_lock = fake_iommu_pt_get_top_lock,
+	.change_top = fake_iommu_pt_change_top,
+};
+
+/* The AMD IOMMU driver's v1 configuration, 48-bit IOVAs. */
+static int fake_iommu_init_pt(struct fake_iommu_domain *fd)
+{
+	struct pt_iommu_amdv1_cfg cfg = {
+		.common.features = BIT(PT_FEAT_DYNAMIC_TOP) |
+				   BIT(PT_FEAT_AMDV1_ENCRYPT_TABLES) |
+				   BIT(PT_FEAT_AMDV1_FORCE_COHERENCE) |
+				   BIT(PT_FEAT_FLUSH_RANGE),
+		.common.hw_max_vasz_lg2 = 48,
+		.common.hw_max_oasz_lg2 = 52,
+		.starting_level = 2,
+	};
+
+	spin_lock_init(&fd->top_lock);
+	fd->amdv1.iommu.nid = NUMA_NO_NODE;
+	fd->amdv1.iommu.driver_ops = &fake_iommu_pt_driver_ops;
+	fd->domain.ops = &fake_iommu_pt_domain_ops;
+	return pt_iommu_amdv1_init(&fd->amdv1, &cfg, GFP_KERNEL);
+}
+#else
+static int fake_iommu_init_pt(struct fake_iommu_domain *fd)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 
 static const struct iommu_domain_ops fake_iommu_identity_ops = {
 	.attach_dev = fake_iommu_attach_dev,
@@ -556,6 +652,14 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 		fd->domain.geometry.aperture_start = fdev->opts.aperture_start;
 		if (fdev->opts.aperture_end)
 			fd->domain.geometry.aperture_end = fdev->opts.aperture_end;
+		if (fdev->opts.generic_pt) {
+			int rc = fake_iommu_init_pt(fd);
+
+			if (rc) {
+				kfree(fd);
+				return ERR_PTR(rc);
+			}
+		}
 	}
 	return &fd->domain;
 }
@@ -896,7 +1000,8 @@ EXPORT_SYMBOL_GPL(fake_iommu_lookup);
  * fake_iommu_mapped_pages() - count mapped granules in a range
  * @domain: a paging domain of the fake driver
  * @iova: first IOVA of the range
- * @size: length of the range; 0 means the whole address space
+ * @size: length of the range; 0 means the whole address space (not on a
+ *	generic_pt domain, whose table cannot be listed: ULONG_MAX and a WARN)
  *
  * Return: how many FAKE_IOMMU_GRANULE pieces of [@iova, @iova + @size) are
  * mapped, whatever the page sizes used.
@@ -913,6 +1018,14 @@ unsigned long fake_iommu_mapped_pages(struct iommu_domain *domain,
 
 	if (!fd)
 		return 0;
+	if (domain->ops != &fake_iommu_domain_ops) {
+		/* generic_pt's table: ask it, granule by granule. */
+		if (WARN_ON(!size))
+			return ULONG_MAX;
+		for (index = first; index <= last; index++)
+			count += !!iommu_iova_to_phys(domain, index * FAKE_IOMMU_GRANULE);
+		return count;
+	}
 	spin_lock_irqsave(&fd->lock, flags);
 	xa_for_each(&fd->ptes, index, e) {
 		unsigned long n = fake_pte_size(xa_to_value(e)) /
@@ -1045,6 +1158,9 @@ EXPORT_SYMBOL_GPL(fake_iommu_shadow_entries);
  *
  * This check runs by itself when a fake domain is freed, against the test
  * running at that moment, unless fake_iommu_expect_leftovers() was called.
+ * generic_pt's table cannot be listed: on a generic_pt domain the check
+ * unmaps whatever is left (straight through generic_pt, so that the core's
+ * accounting of mappings does not see it) and counts it.
  *
  * Return: true if nothing is mapped.
  */
@@ -1055,6 +1171,29 @@ bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain)
 
 	if (!fd)
 		return true;
+#if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
+	if (domain->ops == &fake_iommu_pt_domain_ops) {
+		struct pt_iommu *pt = &fd->amdv1.iommu;
+		struct iommu_iotlb_gather gather;
+		size_t left;
+
+		iommu_iotlb_gather_init(&gather);
+		left = pt->ops->unmap_range(pt, domain->geometry.aperture_start,
+					    domain->geometry.aperture_end -
+					    domain->geometry.aperture_start + 1,
+					    &gather);
+		iommu_put_pages_list(&gather.freelist);
+		if (!left)
+			return true;
+		if (test)
+			KUNIT_FAIL(test, "fake-iommu: %zu bytes still mapped in the domain",
+				   left);
+		else
+			pr_err("fake-iommu: %zu bytes still mapped in a freed domain\n",
+			       left);
+		return false;
+	}
+#endif
 	spin_lock_irqsave(&fd->lock, flags);
 	xa_find(&fd->ptes, &first, ULONG_MAX, XA_PRESENT);
 	spin_unlock_irqrestore(&fd->lock, flags);
@@ -1128,3 +1267,88 @@ err_bus:
 	return rc;
 }
 device_initcall(fake_iommu_init);
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * The knobs tools/testing/selftests/iommu/iommufd_fail_nth.c sets from user
+ * space, so that current->fail_nth reaches every allocation: by default
+ * failslab and fail_page_alloc skip sleeping, highmem and order-0
+ * allocations, which is nearly all of dma-iommu's.
+ */
+static const struct {
+	const char *path, *sweep, *dflt;
+} fault_knobs[] = {
+	{ "failslab/ignore-gfp-wait", "N", "Y" },
+	{ "failslab/verbose", "0", "2" },
+	{ "fail_page_alloc/ignore-gfp-wait", "N", "Y" },
+	{ "fail_page_alloc/ignore-gfp-highmem", "N", "Y" },
+	{ "fail_page_alloc/min-order", "0", "1" },
+	{ "fail_page_alloc/verbose", "0", "2" },
+};
+
+/*
+ * Writes the knobs through debugfs, mounted here as nothing mounts it in a
+ * KUnit kernel. debugfs attributes only take user buffers: the strings go
+ * through a KUnit-managed user mapping.
+ */
+static void fake_set_fault_knobs(struct kunit *test, bool sweep)
+{
+	struct file_system_type *fs = get_fs_type("debugfs");
+	unsigned long ubuf;
+	struct vfsmount *mnt;
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, fs);
+	ubuf = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE_MSG(test, ubuf, 0, "no user mapping for the knobs");
+	mnt = kern_mount(fs);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, mnt);
+	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
+		const char *val = sweep ? fault_knobs[i].sweep : fault_knobs[i].dflt;
+		struct file *f;
+		loff_t pos = 0;
+		ssize_t n = -EFAULT;
+
+		f = file_open_root_mnt(mnt, fault_knobs[i].path, O_WRONLY, 0);
+		if (IS_ERR(f)) {
+			n = PTR_ERR(f);
+		} else {
+			if (!copy_to_user((void __user *)ubuf, val, strlen(val)))
+				n = f->f_op->write(f, (const char __user *)ubuf,
+						   strlen(val), &pos);
+			fput(f);
+		}
+		KUNIT_EXPECT_EQ_MSG(test, n, (ssize_t)strlen(val),
+				    "setting %s to %s", fault_knobs[i].path, val);
+	}
+	kern_unmount(mnt);
+}
+
+static void fake_restore_fault_knobs(void *test)
+{
+	fake_set_fault_knobs(test, false);
+}
+
+/**
+ * fake_iommu_enable_fail_nth() - let current->fail_nth fail any allocation
+ * @test: the test; the knobs go back to their defaults when it ends
+ *
+ * Sets the fault-injection knobs that, by default, keep failslab and
+ * fail_page_alloc away from sleeping, highmem and order-0 allocations, so
+ * that a test's fail_nth sweep reaches every allocation site. Skips the
+ * test if the kernel lacks CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB
+ * or CONFIG_FAIL_PAGE_ALLOC.
+ */
+void fake_iommu_enable_fail_nth(struct kunit *test)
+{
+	fake_set_fault_knobs(test, true);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fake_restore_fault_knobs,
+							test), 0);
+}
+#else
+void fake_iommu_enable_fail_nth(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
+}
+#endif
+EXPORT_SYMBOL_GPL(fake_iommu_enable_fail_nth);

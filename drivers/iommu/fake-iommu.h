@@ -33,6 +33,11 @@ struct kunit;
  * @shadow_on_flush: say that IOTLB flushes sync a hypervisor's shadow table,
  *	as s390 does under a hypervisor (dma-iommu then uses one flush queue
  *	with a long timeout)
+ * @generic_pt: paging domains keep their table in generic_pt's AMDv1
+ *	format (needs CONFIG_IOMMU_PT_AMDV1), so the core maps and unmaps
+ *	through generic_pt's map_range and unmap_range instead of the fake's
+ *	map_pages and unmap_pages, which then see no calls; iotlb_sync_map
+ *	stays the fake's. @pgsize_bitmap and the aperture are generic_pt's.
  */
 struct fake_iommu_dev_opts {
 	unsigned long pgsize_bitmap;
@@ -41,6 +46,7 @@ struct fake_iommu_dev_opts {
 	int def_domain_type;
 	bool deferred_flush;
 	bool shadow_on_flush;
+	bool generic_pt;
 };
 
 /* The domain operations the fake records and can be scripted to fail. */
@@ -147,5 +153,7 @@ unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain);
 
 bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
 void fake_iommu_expect_leftovers(struct iommu_domain *domain);
+
+void fake_iommu_enable_fail_nth(struct kunit *test);
 
 #endif /* __FAKE_IOMMU_H */

@@ -13,16 +13,11 @@
 #include <kunit/test.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
-#include <linux/file.h>
-#include <linux/fs.h>
 #include <linux/iommu.h>
 #include <linux/iommu-dma.h>
 #include <linux/mm.h>
-#include <linux/mman.h>
-#include <linux/mount.h>
 #include <linux/panic.h>
 #include <linux/sched.h>
-#include <linux/uaccess.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
@@ -742,67 +737,6 @@ static void iommu_dma_test_hypervisor_full(struct kunit *test)
 
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
- * The knobs tools/testing/selftests/iommu/iommufd_fail_nth.c sets from user
- * space, so that current->fail_nth reaches every allocation: by default
- * failslab and fail_page_alloc skip sleeping, highmem and order-0
- * allocations, which is nearly all of dma-iommu's.
- */
-static const struct {
-	const char *path, *sweep, *dflt;
-} fault_knobs[] = {
-	{ "failslab/ignore-gfp-wait", "N", "Y" },
-	{ "failslab/verbose", "0", "2" },
-	{ "fail_page_alloc/ignore-gfp-wait", "N", "Y" },
-	{ "fail_page_alloc/ignore-gfp-highmem", "N", "Y" },
-	{ "fail_page_alloc/min-order", "0", "1" },
-	{ "fail_page_alloc/verbose", "0", "2" },
-};
-
-/*
- * Writes the knobs through debugfs, mounted here as nothing mounts it in a
- * KUnit kernel. debugfs attributes only take user buffers: the strings go
- * through a KUnit-managed user mapping.
- */
-static void set_fault_knobs(struct kunit *test, bool sweep)
-{
-	struct file_system_type *fs = get_fs_type("debugfs");
-	unsigned long ubuf;
-	struct vfsmount *mnt;
-	int i;
-
-	KUNIT_ASSERT_NOT_NULL(test, fs);
-	ubuf = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	KUNIT_ASSERT_NE_MSG(test, ubuf, 0, "no user mapping for the knobs");
-	mnt = kern_mount(fs);
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, mnt);
-	for (i = 0; i < ARRAY_SIZE(fault_knobs); i++) {
-		const char *val = sweep ? fault_knobs[i].sweep : fault_knobs[i].dflt;
-		struct file *f;
-		loff_t pos = 0;
-		ssize_t n = -EFAULT;
-
-		f = file_open_root_mnt(mnt, fault_knobs[i].path, O_WRONLY, 0);
-		if (IS_ERR(f)) {
-			n = PTR_ERR(f);
-		} else {
-			if (!copy_to_user((void __user *)ubuf, val, strlen(val)))
-				n = f->f_op->write(f, (const char __user *)ubuf,
-						   strlen(val), &pos);
-			fput(f);
-		}
-		KUNIT_EXPECT_EQ_MSG(test, n, (ssize_t)strlen(val),
-				    "setting %s to %s", fault_knobs[i].path, val);
-	}
-	kern_unmount(mnt);
-}
-
-static void restore_fault_knobs(void *test)
-{
-	set_fault_knobs(test, false);
-}
-
-/*
  * Fail the n-th allocation of the operation, for n = 1, 2, ... until the
  * operation makes fewer than n allocations, as iommufd_fail_nth does. Any
  * failure must unwind: nothing mapped, the pages dma-iommu mapped freed,
@@ -814,9 +748,7 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 	const struct multi_param *p = test->param_value;
 	unsigned int n, failures = 0;
 
-	set_fault_knobs(test, true);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, restore_fault_knobs,
-							test), 0);
+	fake_iommu_enable_fail_nth(test);
 	for (n = 1; n < 1000; n++) {
 		struct dma_ctx *c = dma_setup(test, p->fq);
 		const struct fake_iommu_call *first;

@@ -45,8 +45,8 @@ static void iommu_fake_test_no_double_map(struct kunit *test)
 	struct iommu_domain *domain = test_domain(test);
 
 	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
-	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, 0, SZ_4K, TEST_PROT,
-					GFP_KERNEL), -EEXIST);
+	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS + SZ_1M, SZ_4K,
+					TEST_PROT, GFP_KERNEL), -EEXIST);
 	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, TEST_IOVA + 0x123),
 			TEST_PHYS + TEST_IOVA + 0x123);
 	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, SZ_4K), SZ_4K);
