@@ -331,9 +331,10 @@ class LegKunitconfigsTest(RunnerTestCase):
 		write(self.leg, 'CONFIG_KUNIT=y\n')
 		write(self.delta, 'CONFIG_IOMMU_API=y\n')
 		write(self.mainline, 'CONFIG_IOMMU_DEBUG_PAGEALLOC=y\n')
-		# 6.12 is a backport: it has a directory of patch deltas.
-		write(os.path.join(self.top, 'drivers', 'iommu', 'patches', '6.12',
-				   '0009-x.patch'), 'x\n')
+		# 7.2 has patch deltas (a backported fix) but no kunitconfig of
+		# its own.
+		write(os.path.join(self.top, 'drivers', 'iommu', 'patches', '7.2',
+				   '0014-x.patch'), 'x\n')
 
 	def test_backport_kernel(self):
 		"""6.12: the leg's own fragment first, then the 6.12 one, and
@@ -342,8 +343,9 @@ class LegKunitconfigsTest(RunnerTestCase):
 					    KVER='6.12.117'), [self.leg, self.delta])
 
 	def test_mainline_kernel(self):
-		"""A kernel without backport deltas (7.2, 7.3, a newer KDIR)
-		gets what the mainline series adds."""
+		"""A kernel without a kunitconfig directory of its own (7.2, even
+		with patch deltas; 7.3; a newer KDIR) gets what the mainline series
+		adds."""
 		for kver in ('7.3.0', '7.2.13', '7.4.0'):
 			with self.subTest(kver=kver):
 				self.assertEqual(self.lines('leg_kunitconfigs um', TOP=self.top,
