@@ -34,7 +34,7 @@ run test checkpatch bench mutate presubmit flake objdump patches patches-check p
 	@$(RUNNER) $@ $(OPTS)
 
 selftest:
-	@python3 tools/tests/iommu_kunit_test.py
+	@python3 -m unittest discover -s tools/tests -p "*_test.py"
 
 clean:
 	rm -rf .cache/work results
