@@ -19,6 +19,7 @@ import difflib
 import os
 import shlex
 import shutil
+import sys
 import subprocess
 import tempfile
 import time
@@ -135,7 +136,7 @@ class RunnerTestCase(unittest.TestCase):
 		self.called = os.path.join(self.tmp, 'called')
 		os.makedirs(self.called)
 		write(os.path.join(self.fakebin, 'dpkg-query'),
-		      '#!/bin/sh\necho "install ok installed"\n')
+		      '#!/bin/sh\nfor p; do case $p in -*) ;; *) echo "$p ii install ok installed" ;; esac; done\n')
 		os.chmod(os.path.join(self.fakebin, 'dpkg-query'), 0o755)
 		for tool in HEAVY_TOOLS:
 			path = os.path.join(self.fakebin, tool)
@@ -148,6 +149,8 @@ class RunnerTestCase(unittest.TestCase):
 			    'CCACHE_DIR', 'CCACHE_BASEDIR'):
 			self.env.pop(var, None)
 		self.env.update({
+			# python3 on PATH: the fake below, unless a test says.
+			'IOMMU_KUNIT_PYTHON': 'python3',
 			'IOMMU_KUNIT_CACHE': self.cache,
 			'IOMMU_KUNIT_RESULTS': self.results,
 			'PATH': self.fakebin + os.pathsep + os.environ.get('PATH', '/usr/bin:/bin'),
@@ -565,6 +568,24 @@ class StageOverlayTest(RunnerTestCase):
 		self.assertIn('\tselect IOMMU_KUNIT_OVERLAY\n', staged)
 		self.assertTrue(staged.endswith('endif # IOMMU_SUPPORT\n'))
 
+	def test_file_an_earlier_patch_creates(self):
+		"""A later patch may change a file an earlier one created: the
+		tree need not have it."""
+		write(self.patch, kconfig_patch())
+		create = ''.join(difflib.unified_diff([], ['a\n'], '/dev/null',
+						      'b/drivers/iommu/tests/Makefile'))
+		change = ''.join(difflib.unified_diff(['a\n'], ['a\n', 'b\n'],
+						      'a/drivers/iommu/tests/Makefile',
+						      'b/drivers/iommu/tests/Makefile'))
+		write(os.path.join(self.top, 'drivers/iommu/patches/0002-create.patch'), create)
+		write(os.path.join(self.top, 'drivers/iommu/patches/0003-change.patch'), change)
+		r = self.stage()
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(read(os.path.join(self.work, 'stage/drivers/iommu/tests/Makefile')),
+				 'a\nb\n')
+		self.assertEqual(read(os.path.join(self.work, 'stage/drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG_PATCHED))
+
 	def test_new_file_in_the_tree(self):
 		write(os.path.join(self.src, self.new_file), '/* tree */\n')
 		self.assertDies(self.stage(), f'overlay file {self.new_file} exists in the kernel tree')
@@ -574,6 +595,126 @@ class StageOverlayTest(RunnerTestCase):
 		os.remove(os.path.join(self.src, 'drivers/iommu/Kconfig'))
 		self.assertDies(self.stage(), 'changes drivers/iommu/Kconfig, which',
 				'does not have')
+
+
+class StageReuseTest(RunnerTestCase):
+	"""A rerun whose overlay, patches and patched tree files did not
+	change reuses the staged work copy (STAGED=unchanged); any change to
+	one of them, or to a staged file in the work copy, stages again."""
+
+	def setUp(self):
+		super().setUp()
+		self.src = make_kernel_tree(os.path.join(self.tmp, 'linux'))
+		self.work = os.path.join(self.tmp, 'work')
+		self.wsrc = os.path.join(self.work, 'src')
+		self.patch = os.path.join(self.top, 'drivers/iommu/patches/0001-x.patch')
+		self.new_file = 'include/linux/iommu-new.h'
+		write(os.path.join(self.top, self.new_file), '/* new */\n')
+		write(self.patch, kconfig_patch())
+		# Debian's tree, synced already: no rsync (a fake that fails).
+		write(os.path.join(self.work, 'synced'), '')
+		os.utime(os.path.join(self.work, 'synced'), (2**31, 2**31))
+
+	def prepare(self, extra=''):
+		"""Stages and syncs (with the real Python); returns STAGED."""
+		lines = self.lines(f'EXTRA_PATCHES=({extra}); stage_overlay; sync_work_tree; '
+				   'echo "STAGED=$STAGED"', TOP=self.top, SRC=self.src,
+				   KVER='6.12.117', WORK=self.work, WSRC=self.wsrc, KDIR='',
+				   OVERLAY_DIRS='drivers include', PYTHON=sys.executable)
+		return lines[-1].split('=', 1)[1]
+
+	def assert_staged(self):
+		self.assertEqual(read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG_PATCHED))
+		self.assertEqual(read(os.path.join(self.wsrc, self.new_file)), '/* new */\n')
+
+	def test_rerun_reuses(self):
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+		self.assertEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+
+	def test_overlay_file_changed(self):
+		self.prepare()
+		write(os.path.join(self.top, self.new_file), '/* edited */\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(read(os.path.join(self.wsrc, self.new_file)), '/* edited */\n')
+
+	def test_patch_changed(self):
+		self.prepare()
+		write(self.patch, kconfig_patch().replace('IOMMU_KUNIT_OVERLAY', 'IOMMU_KUNIT_OTHER'))
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertIn('IOMMU_KUNIT_OTHER',
+			      read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig')))
+
+	def test_patched_tree_file_changed(self):
+		"""The user's tree changes a file a patch applies to."""
+		self.prepare()
+		kconfig = os.path.join(self.src, 'drivers/iommu/Kconfig')
+		write(kconfig, ''.join(KCONFIG) + '# more\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertTrue(read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig'))
+				.endswith('# more\n'))
+
+	def test_extra_patch(self):
+		self.prepare()
+		extra = os.path.join(self.tmp, 'extra.patch')
+		write(extra, ''.join(difflib.unified_diff(
+			KCONFIG_PATCHED, KCONFIG_PATCHED[:-1] + ['endif # IOMMU_SUPPORT\n'],
+			'a/drivers/iommu/Kconfig', 'b/drivers/iommu/Kconfig')))
+		self.assertNotEqual(self.prepare(shlex.quote(extra)), 'unchanged')
+		self.assertTrue(read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig'))
+				.endswith('endif # IOMMU_SUPPORT\n'))
+		# Back without it: staged again, the mutant gone.
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+
+	def test_work_copy_file_changed(self):
+		self.prepare()
+		write(os.path.join(self.wsrc, 'drivers/iommu/Kconfig'), 'damaged\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+
+	def test_interrupted_stage(self):
+		"""A run killed after staging began leaves no key to trust."""
+		self.prepare()
+		write(os.path.join(self.top, self.new_file), '/* edited */\n')
+		r = self.source('stage_overlay', TOP=self.top, SRC=self.src, KVER='6.12.117',
+				WORK=self.work, WSRC=self.wsrc, KDIR='', OVERLAY_DIRS='drivers include')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		write(os.path.join(self.top, self.new_file), '/* new */\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+
+
+class EnsurePackagesTest(RunnerTestCase):
+	"""One dpkg-query for all packages, none once a check passed."""
+
+	def test_stamp(self):
+		log = os.path.join(self.tmp, 'dpkg-query.log')
+		write(os.path.join(self.fakebin, 'dpkg-query'),
+		      f'#!/bin/sh\necho x >> {shlex.quote(log)}\n'
+		      'for p; do case $p in -*) ;; *) echo "$p ii" ;; esac; done\n')
+		for _ in range(3):
+			self.lines('ensure_packages um', KDIR='/nonexistent')
+		self.assertEqual(read(log), 'x\n')
+		# Another leg's list: checked once more.
+		self.lines('ensure_packages x86_64', KDIR='/nonexistent')
+		self.assertEqual(read(log), 'x\nx\n')
+
+	def test_missing(self):
+		write(os.path.join(self.fakebin, 'dpkg-query'),
+		      '#!/bin/sh\nfor p; do case $p in -*|ccache) ;; *) echo "$p ii" ;; esac; done\n'
+		      'echo "dpkg-query: no packages found matching ccache" >&2; exit 1\n')
+		r = self.source('ensure_packages um', KDIR='/nonexistent')
+		if os.getuid() == 0:
+			# As root it installs: the fake apt-get fails.
+			self.assertDies(r, 'apt-get update failed')
+			os.unlink(os.path.join(self.called, 'apt-get'))
+		else:
+			self.assertEqual(r.returncode, 2)
+			self.assertIn('apt-get install -y ccache', r.stderr)
+		self.assertFalse(os.path.exists(os.path.join(self.cache, 'packages-ok.um')))
 
 
 class QemuAccelTest(RunnerTestCase):
