@@ -2,7 +2,7 @@
 #
 # make run     build a KUnit kernel with the overlay and run the suites
 # make test    every leg plus checkpatch (what .ci/run calls)
-# make bench   edit->result loop benchmark on UML
+# make bench   edit->result loop on UML, default tree and KDIR, vs kunit.py's
 #
 # make mutate  deliberate regressions, each must make a test fail
 # make presubmit PATCHES=file-or-dir   run the legs candidate patches need

@@ -8,6 +8,7 @@
 #
 #   treesync.py sync SRC DST STATE SKIP_LIST
 #   treesync.py install STAGE DST SRC OLD_LIST NEW_LIST
+#   treesync.py excludes
 #
 # SRC is the user's tree, DST the work copy, STATE a file of ours that
 # remembers what the last sync saw, SKIP_LIST the files the overlay owns in
@@ -588,7 +589,8 @@ def install(stage, dst, src, old_list, new_list):
 
 
 USAGE = """usage: treesync.py sync SRC DST STATE SKIP_LIST
-       treesync.py install STAGE DST SRC OLD_LIST NEW_LIST"""
+       treesync.py install STAGE DST SRC OLD_LIST NEW_LIST
+       treesync.py excludes      (what is never synced, as rsync options)"""
 
 
 def main(argv):
@@ -598,6 +600,8 @@ def main(argv):
 			   link_dest=os.environ.get('IOMMU_KUNIT_LINK_DEST') or None))
 	elif len(argv) == 7 and argv[1] == 'install':
 		print(install(*argv[2:]))
+	elif len(argv) == 2 and argv[1] == 'excludes':
+		print('\n'.join(rsync_excludes()))
 	else:
 		sys.exit(USAGE)
 	return 0
