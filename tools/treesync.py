@@ -276,17 +276,6 @@ def full_sync(src, dst, skip, files=None, link_dest=None):
 				pass
 
 
-def git(src, *args):
-	"""Output of a git command in src; None if it fails."""
-	try:
-		p = subprocess.run(['git', '--no-optional-locks', '-C', src] + list(args),
-				   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-				   check=False)
-	except FileNotFoundError:
-		return None
-	return p.stdout.decode('utf-8', 'surrogateescape') if p.returncode == 0 else None
-
-
 def git_start(src, *args):
 	"""A git command started in src, for git_finish."""
 	try:
@@ -302,6 +291,11 @@ def git_finish(proc):
 		return None
 	out = proc.communicate()[0]
 	return out.decode('utf-8', 'surrogateescape') if proc.returncode == 0 else None
+
+
+def git(src, *args):
+	"""Output of a git command in src; None if it fails."""
+	return git_finish(git_start(src, *args))
 
 
 def is_git_top(src):
@@ -329,7 +323,7 @@ def zsplit(out):
 
 
 def glob_escape(path):
-	return ''.join('[' + c + ']' if c in '*?[]\\' else c for p in [path] for c in p)
+	return ''.join('[' + c + ']' if c in '*?[]\\' else c for c in path)
 
 
 def dir_mtime(src, rel, racy_ns):
@@ -441,7 +435,7 @@ def git_changes(src, old, new):
 			  old['head'], new['head'])
 		if out is None:
 			return None
-		changed.update(p for p in out.split('\0') if p)
+		changed.update(zsplit(out))
 	return changed
 
 
@@ -544,7 +538,7 @@ def sync(src, dst, state_path, skip_list, full=False, link_dest=None):
 		files = None
 		if mode == 'git':
 			out = git(src, 'ls-files', '-z', '-c', '-o', '--exclude-standard')
-			files = [p for p in out.split('\0') if p] if out is not None else None
+			files = zsplit(out) if out is not None else None
 		full_sync(src, dst, skip, files, link_dest)
 		save_state(state_path, state)
 		return 'full sync (%s) in %.1f s' % ('asked for' if full else why,
@@ -565,7 +559,6 @@ def install(stage, dst, src, old_list, new_list):
 	"""Puts the staged files into dst; returns a line saying what it did."""
 	new = read_list(new_list)
 	gone = sorted(set(read_list(old_list)) - set(new))
-	replaced = 0
 	for rel in gone:
 		d = os.path.join(dst, rel)
 		if os.path.lexists(d):
@@ -575,16 +568,11 @@ def install(stage, dst, src, old_list, new_list):
 			shutil.copy2(s, d + '.treesync-tmp')
 			os.replace(d + '.treesync-tmp', d)
 			os.utime(d)
+	copier = Syncer(stage, dst, Skip([]))
 	for rel in new:
-		s = os.path.join(stage, rel)
-		d = os.path.join(dst, rel)
-		if same_file(s, d):
-			continue
-		os.makedirs(os.path.dirname(d), exist_ok=True)
-		shutil.copyfile(s, d + '.treesync-tmp')
-		shutil.copymode(s, d + '.treesync-tmp')
-		os.replace(d + '.treesync-tmp', d)
-		replaced += 1
+		os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+		copier._copy(os.path.join(stage, rel), os.path.join(dst, rel))
+	replaced = copier.touched
 	return 'overlay: %d file(s) replaced, %d restored' % (replaced, len(gone))
 
 
