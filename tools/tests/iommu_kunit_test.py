@@ -146,7 +146,8 @@ class RunnerTestCase(unittest.TestCase):
 			os.chmod(path, 0o755)
 		self.env = dict(os.environ)
 		for var in ('IOMMU_KUNIT_QEMU_ACCEL', 'IOMMU_KUNIT_DEBIAN_MIRROR',
-			    'CCACHE_DIR', 'CCACHE_BASEDIR'):
+			    'CCACHE_DIR', 'CCACHE_BASEDIR', 'CCACHE_DEPEND',
+			    'CCACHE_NODEPEND'):
 			self.env.pop(var, None)
 		self.env.update({
 			# python3 on PATH: the fake below, unless a test says.
@@ -750,6 +751,31 @@ class QemuAccelTest(RunnerTestCase):
 		self.assertEqual(r.stdout.strip(), '[ (QEMU: TCG, no KVM)]')
 		r = self.source('echo "[$(qemu_accel_note)]"', env=env, ARCH='um', KVER='7.3.0')
 		self.assertEqual(r.stdout.strip(), '[]')
+
+
+class CcacheDependTest(RunnerTestCase):
+	"""Our builds use ccache's depend mode unless the user chose; kunit.py's
+	own loop in make bench gets ccache as the user has it."""
+
+	SHOW = ('ccache_depend_mode\n'
+		'echo "ours=${CCACHE_DEPEND-unset}/${CCACHE_NODEPEND-unset}"\n'
+		'with_users_ccache sh -c \'echo "users=${CCACHE_DEPEND-unset}/${CCACHE_NODEPEND-unset}"\'')
+
+	def modes(self, **user):
+		env = dict(self.env, **user)
+		r = self.source(self.SHOW, env=env)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		return r.stdout.splitlines()
+
+	def test_unset(self):
+		self.assertEqual(self.modes(), ['ours=1/unset', 'users=unset/unset'])
+
+	def test_user_depend(self):
+		self.assertEqual(self.modes(CCACHE_DEPEND='1'), ['ours=1/unset', 'users=1/unset'])
+
+	def test_user_nodepend(self):
+		self.assertEqual(self.modes(CCACHE_NODEPEND='1'),
+				 ['ours=unset/1', 'users=unset/1'])
 
 
 class QemuWrapperTest(unittest.TestCase):
