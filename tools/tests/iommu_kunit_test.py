@@ -600,8 +600,10 @@ class StageOverlayTest(RunnerTestCase):
 
 class StageReuseTest(RunnerTestCase):
 	"""A rerun whose overlay, patches and patched tree files did not
-	change reuses the staged work copy (STAGED=unchanged); any change to
-	one of them, or to a staged file in the work copy, stages again."""
+	change reuses the staged work copy (STAGED=unchanged); an edit to new
+	files of the overlay that no patch changes stages those files alone
+	(STAGED_FILES); any other change, or a staged file changed in the
+	work copy, stages everything again."""
 
 	def setUp(self):
 		super().setUp()
@@ -619,9 +621,11 @@ class StageReuseTest(RunnerTestCase):
 	def prepare(self, extra=''):
 		"""Stages and syncs (with the real Python); returns STAGED."""
 		lines = self.lines(f'EXTRA_PATCHES=({extra}); stage_overlay; sync_work_tree; '
-				   'echo "STAGED=$STAGED"', TOP=self.top, SRC=self.src,
+				   'echo "FILES=${STAGED_FILES[*]}"; echo "STAGED=$STAGED"',
+				   TOP=self.top, SRC=self.src,
 				   KVER='6.12.117', WORK=self.work, WSRC=self.wsrc, KDIR='',
 				   OVERLAY_DIRS='drivers include', PYTHON=sys.executable)
+		self.staged_files = lines[-2].split('=', 1)[1].split()
 		return lines[-1].split('=', 1)[1]
 
 	def assert_staged(self):
@@ -636,9 +640,56 @@ class StageReuseTest(RunnerTestCase):
 		self.assert_staged()
 
 	def test_overlay_file_changed(self):
+		"""Staged alone, twice in a row, then nothing to do."""
 		self.prepare()
+		self.assertEqual(self.staged_files, [])
+		for text in ('/* edited */\n', '/* again */\n'):
+			write(os.path.join(self.top, self.new_file), text)
+			self.assertNotEqual(self.prepare(), 'unchanged')
+			self.assertEqual(self.staged_files, [self.new_file])
+			self.assertEqual(read(os.path.join(self.wsrc, self.new_file)), text)
+			self.assertEqual(read(os.path.join(self.work, 'stage', self.new_file)), text)
+		self.assertEqual(self.prepare(), 'unchanged')
+		self.assertEqual(read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG_PATCHED))
+
+	def test_overlay_file_a_patch_changes(self):
+		"""An overlay file that a patch changes is staged with the patch."""
+		lines = [f'line {i}\n' for i in range(8)]
+		write(os.path.join(self.top, self.new_file), ''.join(lines))
+		write(os.path.join(self.top, 'drivers/iommu/patches/0002-y.patch'),
+		      'Subject: [PATCH] y\n\n---\n'
+		      f'diff --git a/{self.new_file} b/{self.new_file}\n' +
+		      ''.join(difflib.unified_diff(lines, lines[:-1] + ['patched\n'],
+						   'a/' + self.new_file, 'b/' + self.new_file)))
+		self.prepare()
+		write(os.path.join(self.top, self.new_file), ''.join(['edited\n'] + lines[1:]))
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(self.staged_files, [])
+		self.assertEqual(read(os.path.join(self.wsrc, self.new_file)),
+				 ''.join(['edited\n'] + lines[1:-1] + ['patched\n']))
+
+	def test_overlay_file_added(self):
+		self.prepare()
+		write(os.path.join(self.top, 'include/linux/iommu-other.h'), '/* other */\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(self.staged_files, [])
+		self.assertEqual(read(os.path.join(self.wsrc, 'include/linux/iommu-other.h')),
+				 '/* other */\n')
+		os.unlink(os.path.join(self.top, 'include/linux/iommu-other.h'))
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(self.staged_files, [])
+		self.assertFalse(os.path.exists(os.path.join(self.wsrc, 'include/linux/iommu-other.h')))
+		self.assert_staged()
+
+	def test_work_copy_file_changed_and_overlay_edited(self):
+		self.prepare()
+		write(os.path.join(self.wsrc, 'drivers/iommu/Kconfig'), 'damaged\n')
 		write(os.path.join(self.top, self.new_file), '/* edited */\n')
 		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(self.staged_files, [])
+		self.assertEqual(read(os.path.join(self.wsrc, 'drivers/iommu/Kconfig')),
+				 ''.join(KCONFIG_PATCHED))
 		self.assertEqual(read(os.path.join(self.wsrc, self.new_file)), '/* edited */\n')
 
 	def test_patch_changed(self):
@@ -685,6 +736,20 @@ class StageReuseTest(RunnerTestCase):
 		self.assertEqual(r.returncode, 0, r.stderr)
 		write(os.path.join(self.top, self.new_file), '/* new */\n')
 		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assert_staged()
+
+	def test_interrupted_incremental_stage(self):
+		"""Killed after an edited file alone was staged: staged again."""
+		self.prepare()
+		write(os.path.join(self.top, self.new_file), '/* edited */\n')
+		r = self.source('stage_overlay; echo "${STAGED_FILES[*]}"', TOP=self.top,
+				SRC=self.src, KVER='6.12.117', WORK=self.work, WSRC=self.wsrc,
+				KDIR='', OVERLAY_DIRS='drivers include')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stdout.split(), [self.new_file])
+		write(os.path.join(self.top, self.new_file), '/* new */\n')
+		self.assertNotEqual(self.prepare(), 'unchanged')
+		self.assertEqual(self.staged_files, [])
 		self.assert_staged()
 
 
