@@ -1152,6 +1152,124 @@ unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain)
 EXPORT_SYMBOL_GPL(fake_iommu_shadow_entries);
 
 /**
+ * fake_iommu_expect_mapped() - expect a range mapped to a physical range
+ * @test: the test to fail
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range
+ * @paddr: the physical address @iova must translate to
+ * @size: length of the range, a multiple of FAKE_IOMMU_GRANULE
+ *
+ * Fails @test unless every granule of [@iova, @iova + @size) is mapped, in
+ * the fake's table, and translates (iommu_iova_to_phys()) to @paddr plus its
+ * offset in the range.
+ */
+void fake_iommu_expect_mapped(struct kunit *test, struct iommu_domain *domain,
+			      unsigned long iova, phys_addr_t paddr, size_t size)
+{
+	size_t off;
+
+	KUNIT_EXPECT_EQ_MSG(test, fake_iommu_mapped_pages(domain, iova, size),
+			    size / FAKE_IOMMU_GRANULE,
+			    "pages mapped in [%#lx, %#lx)", iova, iova + size);
+	for (off = 0; off < size; off += FAKE_IOMMU_GRANULE)
+		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, iova + off),
+				    paddr + off, "at IOVA %#lx", iova + off);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_mapped);
+
+/**
+ * fake_iommu_expect_unmapped() - expect nothing mapped in a range
+ * @test: the test to fail
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range
+ * @size: length of the range, a multiple of FAKE_IOMMU_GRANULE
+ *
+ * Fails @test if any granule of [@iova, @iova + @size) is mapped in the
+ * fake's table, or if its first or last granule translates to anything.
+ */
+void fake_iommu_expect_unmapped(struct kunit *test, struct iommu_domain *domain,
+				unsigned long iova, size_t size)
+{
+	KUNIT_EXPECT_EQ_MSG(test, fake_iommu_mapped_pages(domain, iova, size), 0,
+			    "pages left mapped in [%#lx, %#lx)", iova,
+			    iova + size);
+	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, iova), 0);
+	KUNIT_EXPECT_EQ(test,
+			iommu_iova_to_phys(domain, iova + size - FAKE_IOMMU_GRANULE),
+			0);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_unmapped);
+
+/**
+ * fake_iommu_expect_unmap_exactly() - expect one exact unmap of a range
+ * @test: the test to fail
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range
+ * @size: length of the range
+ *
+ * Fails @test unless, since the call log was last reset, the pages unmapped
+ * tile exactly [@iova, @iova + @size), in order, and one IOTLB sync covered
+ * that range. The core may also sync an empty gather, which flushes nothing
+ * and is not counted.
+ */
+void fake_iommu_expect_unmap_exactly(struct kunit *test,
+				     struct iommu_domain *domain,
+				     unsigned long iova, size_t size)
+{
+	const struct fake_iommu_call *call, *sync = NULL;
+	unsigned long cur = iova;
+	unsigned int i, syncs = 0;
+
+	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_UNMAP_PAGES, i)); i++) {
+		if (!call->done)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, call->iova, cur,
+				    "unmap #%u out of order or outside the range", i);
+		cur = call->iova + call->done;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, cur, iova + size,
+			    "the unmap did not cover [%#lx, %#lx) exactly",
+			    iova, iova + size);
+
+	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++) {
+		if (call->size) {
+			sync = call;
+			syncs++;
+		}
+	}
+	KUNIT_ASSERT_EQ_MSG(test, syncs, 1, "IOTLB syncs of a non-empty range");
+	KUNIT_EXPECT_EQ(test, sync->iova, iova);
+	KUNIT_EXPECT_EQ(test, sync->size, size);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_unmap_exactly);
+
+/**
+ * fake_iommu_expect_one_sync_map() - expect one iotlb_sync_map of a range
+ * @test: the test to fail
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range
+ * @size: length of the range
+ * @ret: what that iotlb_sync_map returned
+ *
+ * Fails @test unless, since the call log was last reset, iotlb_sync_map
+ * was called once, for [@iova, @iova + @size), and returned @ret.
+ */
+void fake_iommu_expect_one_sync_map(struct kunit *test,
+				    struct iommu_domain *domain,
+				    unsigned long iova, size_t size, int ret)
+{
+	const struct fake_iommu_call *call;
+
+	KUNIT_ASSERT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 1);
+	call = fake_iommu_get_call(domain, FAKE_IOMMU_SYNC_MAP, 0);
+	KUNIT_ASSERT_NOT_NULL(test, call);
+	KUNIT_EXPECT_EQ(test, call->iova, iova);
+	KUNIT_EXPECT_EQ(test, call->size, size);
+	KUNIT_EXPECT_EQ(test, call->ret, ret);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_one_sync_map);
+
+/**
  * fake_iommu_check_empty() - fail @test if anything is still mapped
  * @test: the test to fail, or NULL to only log
  * @domain: a paging domain of the fake driver

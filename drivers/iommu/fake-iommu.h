@@ -11,6 +11,7 @@
 #ifndef __FAKE_IOMMU_H
 #define __FAKE_IOMMU_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 
 struct device;
@@ -47,6 +48,28 @@ struct fake_iommu_dev_opts {
 	bool deferred_flush;
 	bool shadow_on_flush;
 	bool generic_pt;
+};
+
+/**
+ * struct fake_iommu_errno - an errno for parameterised tests
+ * @err: the error
+ * @name: its name, for the case's description
+ */
+struct fake_iommu_errno {
+	int err;
+	const char *name;
+};
+
+/*
+ * What the tests make iotlb_sync_map fail with: RPCIT's answers on s390
+ * under a hypervisor (out of resources, a hard error), and two errnos no
+ * driver returns today, so that a core passing on only those is caught.
+ */
+static const struct fake_iommu_errno fake_iommu_sync_errnos[] __maybe_unused = {
+	{ -ENOMEM, "ENOMEM" },
+	{ -EIO, "EIO" },
+	{ -EINVAL, "EINVAL" },
+	{ -EFAULT, "EFAULT" },
 };
 
 /* The domain operations the fake records and can be scripted to fail. */
@@ -150,6 +173,17 @@ void fake_iommu_reset_calls(struct iommu_domain *domain);
 void fake_iommu_set_shadow_limit(struct iommu_domain *domain,
 				 unsigned long limit);
 unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain);
+
+void fake_iommu_expect_mapped(struct kunit *test, struct iommu_domain *domain,
+			      unsigned long iova, phys_addr_t paddr, size_t size);
+void fake_iommu_expect_unmapped(struct kunit *test, struct iommu_domain *domain,
+				unsigned long iova, size_t size);
+void fake_iommu_expect_unmap_exactly(struct kunit *test,
+				     struct iommu_domain *domain,
+				     unsigned long iova, size_t size);
+void fake_iommu_expect_one_sync_map(struct kunit *test,
+				    struct iommu_domain *domain,
+				    unsigned long iova, size_t size, int ret);
 
 bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
 void fake_iommu_expect_leftovers(struct iommu_domain *domain);
