@@ -843,6 +843,68 @@ class CcacheDependTest(RunnerTestCase):
 				 ['ours=unset/1', 'users=unset/1'])
 
 
+class HoldLockTest(RunnerTestCase):
+	"""Two runs that share a work copy take turns; the runner that a run
+	starts itself (make bench) goes on under its parent's lock; a killed
+	run leaves no lock behind."""
+
+	def setUp(self):
+		super().setUp()
+		self.target = os.path.join(self.tmp, 'cache', 'work', 'debian-6.12')
+
+	def start(self, body, stdin=None):
+		script = f'source {shlex.quote(RUNNER)}\n{body}\n'
+		proc = subprocess.Popen(['bash', '-c', script, 'bash', *NO_MAIN_ARGS],
+					env=self.env, cwd=self.tmp, text=True, stdin=stdin,
+					stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+		self.addCleanup(self.reap, proc)
+		return proc
+
+	@staticmethod
+	def reap(proc):
+		if proc.poll() is None:
+			proc.kill()
+		proc.wait()
+		for f in (proc.stdin, proc.stdout, proc.stderr):
+			if f:
+				f.close()
+
+	def holder(self):
+		"""A run holding the lock until its stdin closes."""
+		a = self.start(f'hold_lock {shlex.quote(self.target)}; echo held; read -r _ || true',
+			       stdin=subprocess.PIPE)
+		self.assertEqual(a.stdout.readline(), 'held\n')
+		return a
+
+	def test_second_run_waits(self):
+		a = self.holder()
+		b = self.start(f'hold_lock {shlex.quote(self.target)}; echo "got it"')
+		self.assertEqual(b.stdout.readline(),
+				 f'[iommu-kunit] waiting: another run of the runner is using {self.target}\n')
+		self.assertIsNone(b.poll())
+		a.stdin.close()
+		self.assertEqual(a.wait(timeout=QUICK_SECS), 0)
+		out, err = b.communicate(timeout=QUICK_SECS)
+		self.assertEqual(b.returncode, 0, err)
+		self.assertEqual(out, f'[iommu-kunit] the other run is done with {self.target}: going on\n'
+				 'got it\n')
+
+	def test_runner_run_by_the_holder(self):
+		t = shlex.quote(self.target)
+		r = self.source(f'hold_lock {t}; hold_lock {t}; '
+				f'bash -c \'source {shlex.quote(RUNNER)}; hold_lock {t}; echo child\' bash run')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stdout, 'child\n')
+
+	def test_killed_holder(self):
+		a = self.holder()
+		a.kill()
+		a.wait(timeout=QUICK_SECS)
+		r = self.source(f'hold_lock {shlex.quote(self.target)}; echo free')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stdout, 'free\n')
+
+
 class QemuWrapperTest(unittest.TestCase):
 	"""tools/qemu/qemu-system-x86_64 in front of a fake QEMU that prints
 	its arguments, one a line."""
