@@ -2,6 +2,8 @@
 #
 # make run     build a KUnit kernel with the overlay and run the suites
 # make test    every leg plus checkpatch (what .ci/run calls)
+#   LEGS="um x86_64 s390 patches-check" KERNELS="6.12 7.2 7.3": a share of it
+# make total   the verdict and total of make test's results (of separate jobs)
 # make bench   edit->result loop on UML, default tree and KDIR, vs kunit.py's
 #
 # make mutate  deliberate regressions, each must make a test fail
@@ -24,13 +26,15 @@ PATCHES ?=
 N ?= 20
 PATCH_DIR ?=
 SCOPE ?=
+LEGS ?=
+KERNELS ?=
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N) SCOPE=$(SCOPE)
+OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N) SCOPE=$(SCOPE) LEGS="$(LEGS)" KERNELS="$(KERNELS)"
 
-.PHONY: selftest run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
+.PHONY: selftest run test total checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
 
-run test checkpatch bench mutate presubmit flake objdump patches patches-check prepare:
+run test total checkpatch bench mutate presubmit flake objdump patches patches-check prepare:
 	@$(RUNNER) $@ $(OPTS)
 
 selftest:

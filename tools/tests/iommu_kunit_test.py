@@ -16,6 +16,7 @@
 """Unit tests for tools/iommu-kunit and tools/qemu/qemu-system-x86_64."""
 
 import difflib
+import json
 import os
 import shlex
 import shutil
@@ -903,6 +904,104 @@ class HoldLockTest(RunnerTestCase):
 		r = self.source(f'hold_lock {shlex.quote(self.target)}; echo free')
 		self.assertEqual(r.returncode, 0, r.stderr)
 		self.assertEqual(r.stdout, 'free\n')
+
+
+class ShardTest(RunnerTestCase):
+	"""make test's matrix, and the share of it LEGS= and KERNELS= pick."""
+
+	def matrix(self, **variables):
+		return self.lines('parse_shards; test_matrix', **variables)
+
+	def test_full(self):
+		self.assertEqual(self.matrix(), ['7.3 um x86_64 s390 patches-check',
+						 '6.12 um x86_64 s390 patches-check', '7.2 um'])
+
+	def test_ci(self):
+		self.assertEqual(self.matrix(SCOPE='ci'), ['7.3 um x86_64 s390 patches-check',
+							   '6.12 um x86_64 s390'])
+
+	def test_legs_and_kernels(self):
+		self.assertEqual(self.matrix(LEGS_GIVEN='um', KERNELS='7.3 7.2'), ['7.3 um', '7.2 um'])
+		self.assertEqual(self.matrix(LEGS_GIVEN='x86_64 s390', KERNELS='6.12', SCOPE='ci'),
+				 ['6.12 x86_64 s390'])
+
+	def test_patches_check_alone(self):
+		self.assertEqual(self.matrix(LEGS_GIVEN='patches-check'),
+				 ['7.3 patches-check', '6.12 patches-check'])
+		self.assertEqual(self.lines('parse_shards; echo "[$LEGS]"', LEGS_GIVEN='patches-check um'),
+				 ['[um]'])
+
+	def test_bad_input(self):
+		for args, fragment in ((['LEGS=arm64'], "unknown leg 'arm64' in LEGS="),
+				       (['KERNELS=5.4'], "unknown kernel '5.4' in KERNELS="),
+				       (['KERNELS=7.3', 'KERNEL=6.12'], 'KERNELS= picks among'),
+				       (['LEGS=s390', 'KERNELS=7.2'], 'nothing to run')):
+			r, secs = self.command('test', *args)
+			self.assertDies(r, fragment)
+			self.assertLess(secs, QUICK_SECS)
+		r, secs = self.command('total', 'LEGS=s390', 'KERNELS=7.2')
+		self.assertDies(r, 'nothing to total')
+
+
+def kunit_json(suites):
+	"""kunit.py's JSON for suites {name: [status, ...]}."""
+	return json.dumps({'name': 'KUnit Test Group', 'test_cases': [], 'sub_groups': [
+		{'name': name, 'sub_groups': [], 'test_cases': [
+			{'name': f'case{i}', 'status': st} for i, st in enumerate(statuses)]}
+		for name, statuses in suites.items()]})
+
+
+class TotalTest(RunnerTestCase):
+	"""make total: one verdict from the results of separate jobs."""
+
+	def setUp(self):
+		super().setUp()
+		write(os.path.join(self.top, 'kunitconfig', 'um.suites'), 'iommu_map\n')
+		write(os.path.join(self.top, 'kunitconfig', 'x86_64.suites'), 'iommu_map\niommu_dma\n')
+		write(os.path.join(self.top, 'kunitconfig', 'mainline', 'um.suites'), 'iommu_map_pt\n')
+		# 6.12 is a backport series of its own: not mainline's suites.
+		write(os.path.join(self.top, 'kunitconfig', '6.12', 'um.kunitconfig'), '')
+		self.put('7.3', 'um', {'iommu_map': ['PASS', 'PASS'], 'iommu_map_pt': ['PASS']})
+		self.put('7.3', 'x86_64', {'iommu_map': ['PASS'], 'iommu_dma': ['PASS', 'SKIP']})
+		self.put('6.12', 'um', {'iommu_map': ['PASS', 'PASS']})
+
+	def put(self, kernel, leg, suites):
+		write(os.path.join(self.results, f'debian-{kernel}', f'kunit-{leg}.json'),
+		      kunit_json(suites))
+
+	def total(self, **variables):
+		return self.source('parse_shards; cmd_total', TOP=self.top, PYTHON=sys.executable,
+				   SCOPE='ci', **variables)
+
+	def test_pass(self):
+		r = self.total(LEGS_GIVEN='um x86_64', KERNELS='7.3 6.12')
+		self.assertEqual(r.returncode, 1, r.stdout)	# 6.12 x86_64 is missing
+		self.put('6.12', 'x86_64', {'iommu_map': ['PASS'], 'iommu_dma': ['PASS']})
+		r = self.total(LEGS_GIVEN='um x86_64', KERNELS='7.3 6.12')
+		self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+		self.assertIn('[iommu-kunit] KERNEL=7.3 leg um: PASS (3 cases)', r.stdout)
+		self.assertIn('total: 9 passed, 0 failed, 1 skipped', r.stdout)
+		self.assertIn('[iommu-kunit] make total: PASS, 4 legs', r.stdout)
+
+	def test_missing_results(self):
+		r = self.total(LEGS_GIVEN='um x86_64', KERNELS='6.12')
+		self.assertEqual(r.returncode, 1)
+		self.assertIn('KERNEL=6.12 leg x86_64: FAIL: no results in', r.stdout)
+		self.assertIn('KERNEL=6.12 leg um: PASS', r.stdout)
+		self.assertIn('make total: FAIL', r.stdout)
+
+	def test_failed_case(self):
+		self.put('6.12', 'um', {'iommu_map': ['PASS', 'FAIL']})
+		r = self.total(LEGS_GIVEN='um', KERNELS='6.12')
+		self.assertEqual(r.returncode, 1)
+		self.assertIn('KERNEL=6.12 leg um: FAIL (1 of 2 cases failed', r.stdout)
+
+	def test_suite_missing(self):
+		"""7.3's UML leg expects mainline's iommu_map_pt too."""
+		self.put('7.3', 'um', {'iommu_map': ['PASS']})
+		r = self.total(LEGS_GIVEN='um', KERNELS='7.3')
+		self.assertEqual(r.returncode, 1)
+		self.assertIn('KERNEL=7.3 leg um: FAIL', r.stdout)
 
 
 class QemuWrapperTest(unittest.TestCase):
