@@ -1004,6 +1004,29 @@ class TotalTest(RunnerTestCase):
 		self.assertIn('KERNEL=7.3 leg um: FAIL', r.stdout)
 
 
+class LegMutantsTest(RunnerTestCase):
+	"""A mutant several legs must kill is written once, in
+	tools/mutants/shared/, and names those legs on its first line."""
+
+	def test_own_then_shared(self):
+		m = os.path.join(self.top, 'tools', 'mutants')
+		write(os.path.join(m, 'um', '01-a.patch'), '--- a/x\n')
+		write(os.path.join(m, 'um', '6.12', '01-a.patch'), '--- a/x\n')
+		write(os.path.join(m, 'shared', 'both.patch'), 'Legs: um s390\n--- a/y\n')
+		write(os.path.join(m, 'shared', 'x86.patch'), 'Legs: x86_64\n--- a/z\n')
+		write(os.path.join(m, 'shared', 'umx.patch'), 'Legs: umx\n--- a/z\n')
+
+		def mutants(leg, kver):
+			return self.lines(f'leg_mutants {leg}', TOP=self.top, KVER=kver)
+
+		self.assertEqual(mutants('um', '7.3.0'), ['tools/mutants/um/01-a.patch',
+							  'tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('um', '6.12.117'), ['tools/mutants/um/6.12/01-a.patch',
+							     'tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('s390', '7.3.0'), ['tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('x86_64', '7.3.0'), ['tools/mutants/shared/x86.patch'])
+
+
 class QemuWrapperTest(unittest.TestCase):
 	"""tools/qemu/qemu-system-x86_64 in front of a fake QEMU that prints
 	its arguments, one a line."""
