@@ -103,7 +103,6 @@ struct fake_iommu_dev {
 static struct {
 	struct iommu_device iommu;
 	struct notifier_block nb;
-	struct fwnode_handle *own_fwnode;
 } fake_iommu;
 
 static const struct bus_type fake_iommu_bus = {
@@ -783,8 +782,8 @@ static void fake_iommu_free_domain_action(void *domain)
  * @dev: a device from fake_iommu_add_device()
  *
  * Allocates an unmanaged domain with iommu_paging_domain_alloc(), as any
- * IOMMU API user does. The domain is freed when the test ends; a test that
- * attaches it must detach it (for example with a later KUnit action) first.
+ * IOMMU API user does. The domain is freed when the test ends; attach it with
+ * fake_iommu_attach_device(), which detaches it before that.
  *
  * Return: the domain.
  */
@@ -803,6 +802,62 @@ struct iommu_domain *fake_iommu_alloc_domain(struct kunit *test,
 	return domain;
 }
 EXPORT_SYMBOL_GPL(fake_iommu_alloc_domain);
+
+struct fake_iommu_attachment {
+	struct iommu_domain *domain;
+	struct device *dev;
+};
+
+static void fake_iommu_detach_action(void *data)
+{
+	struct fake_iommu_attachment *a = data;
+
+	iommu_detach_device(a->domain, a->dev);
+}
+
+/**
+ * fake_iommu_attach_device() - attach a device to a domain until the test ends
+ * @test: the test that owns the attachment
+ * @domain: a domain from fake_iommu_alloc_domain()
+ * @dev: a device from fake_iommu_add_device()
+ *
+ * Attaches with iommu_attach_device(), failing @test if that fails, and
+ * detaches when the test ends: before the domain is freed, as the domain was
+ * allocated first and KUnit undoes in reverse order.
+ *
+ * Return: the attachment, for fake_iommu_detach_device() to end it earlier.
+ */
+struct fake_iommu_attachment *
+fake_iommu_attach_device(struct kunit *test, struct iommu_domain *domain,
+			 struct device *dev)
+{
+	struct fake_iommu_attachment *a = kunit_kzalloc(test, sizeof(*a),
+							GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	a->domain = domain;
+	a->dev = dev;
+	KUNIT_ASSERT_EQ(test, iommu_attach_device(domain, dev), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							fake_iommu_detach_action,
+							a), 0);
+	return a;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_attach_device);
+
+/**
+ * fake_iommu_detach_device() - end an attachment before the test ends
+ * @test: the test that owns the attachment
+ * @a: what fake_iommu_attach_device() returned
+ *
+ * Detaches now, with iommu_detach_device(), instead of when the test ends.
+ */
+void fake_iommu_detach_device(struct kunit *test,
+			      struct fake_iommu_attachment *a)
+{
+	kunit_release_action(test, fake_iommu_detach_action, a);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_detach_device);
 
 static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
 {
@@ -1370,9 +1425,7 @@ static int __init fake_iommu_init(void)
 				       &fake_iommu_bus, &fake_iommu.nb);
 	if (rc)
 		goto err_fwnode;
-	if (fake_iommu.iommu.fwnode == fwnode)
-		fake_iommu.own_fwnode = fwnode;
-	else
+	if (fake_iommu.iommu.fwnode != fwnode)
 		fwnode_remove_software_node(fwnode);
 	return 0;
 

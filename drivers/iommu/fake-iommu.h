@@ -15,6 +15,7 @@
 #include <linux/types.h>
 
 struct device;
+struct fake_iommu_attachment;
 struct iommu_domain;
 struct kunit;
 
@@ -146,6 +147,11 @@ struct device *fake_iommu_add_device(struct kunit *test,
 				     const struct fake_iommu_dev_opts *opts);
 struct iommu_domain *fake_iommu_alloc_domain(struct kunit *test,
 					     struct device *dev);
+struct fake_iommu_attachment *
+fake_iommu_attach_device(struct kunit *test, struct iommu_domain *domain,
+			 struct device *dev);
+void fake_iommu_detach_device(struct kunit *test,
+			      struct fake_iommu_attachment *a);
 
 int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
 		      const struct fake_iommu_fault *fault);

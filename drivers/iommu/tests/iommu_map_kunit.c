@@ -204,18 +204,6 @@ static void iommu_map_test_map_pages_second_chunk(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 0);
 }
 
-struct attach_ctx {
-	struct iommu_domain *domain;
-	struct device *dev;
-};
-
-static void detach_action(void *data)
-{
-	struct attach_ctx *ctx = data;
-
-	iommu_detach_device(ctx->domain, ctx->dev);
-}
-
 /*
  * The plain IOMMU API, as VFIO or a GPU driver uses it: a paging domain from
  * iommu_paging_domain_alloc(), attached with iommu_attach_device().
@@ -223,33 +211,30 @@ static void detach_action(void *data)
 static void iommu_map_test_attached_domain(struct kunit *test)
 {
 	const struct fake_iommu_errno *p = test->param_value;
-	struct attach_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
-	struct iommu_domain *def_domain;
+	struct device *dev = fake_iommu_add_device(test, NULL);
+	struct iommu_domain *def_domain = iommu_get_domain_for_dev(dev);
+	struct iommu_domain *domain = fake_iommu_alloc_domain(test, dev);
+	struct fake_iommu_attachment *attached;
 	size_t size = 4 * SZ_4K;
 
-	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	ctx->dev = fake_iommu_add_device(test, NULL);
-	def_domain = iommu_get_domain_for_dev(ctx->dev);
-	ctx->domain = fake_iommu_alloc_domain(test, ctx->dev);
-	KUNIT_ASSERT_EQ(test, iommu_attach_device(ctx->domain, ctx->dev), 0);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, detach_action, ctx), 0);
-	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(ctx->dev), ctx->domain);
+	attached = fake_iommu_attach_device(test, domain, dev);
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(dev), domain);
 
-	KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, TEST_IOVA, TEST_PHYS, size,
+	KUNIT_ASSERT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
 					TEST_PROT, GFP_KERNEL), 0);
-	fake_iommu_expect_mapped(test, ctx->domain, TEST_IOVA, TEST_PHYS, size);
-	KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, TEST_IOVA, size), size);
+	fake_iommu_expect_mapped(test, domain, TEST_IOVA, TEST_PHYS, size);
+	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, size), size);
 
-	fake_iommu_reset_calls(ctx->domain);
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, ctx->domain,
+	fake_iommu_reset_calls(domain);
+	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain,
 						  FAKE_IOMMU_SYNC_MAP, 1, p->err), 0);
-	KUNIT_EXPECT_EQ(test, iommu_map(ctx->domain, TEST_IOVA, TEST_PHYS, size,
+	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
 					TEST_PROT, GFP_KERNEL), p->err);
-	fake_iommu_expect_unmapped(test, ctx->domain, TEST_IOVA, size);
-	fake_iommu_expect_unmap_exactly(test, ctx->domain, TEST_IOVA, size);
+	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
+	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
 
-	kunit_release_action(test, detach_action, ctx);
-	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(ctx->dev), def_domain);
+	fake_iommu_detach_device(test, attached);
+	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(dev), def_domain);
 }
 
 static struct kunit_case iommu_map_test_cases[] = {
