@@ -1027,6 +1027,51 @@ class LegMutantsTest(RunnerTestCase):
 		self.assertEqual(mutants('x86_64', '7.3.0'), ['tools/mutants/shared/x86.patch'])
 
 
+class LegsForFilesTest(RunnerTestCase):
+	"""One table (file_legs) says which legs a file matters to: make
+	presubmit runs those (every leg for a file it does not name), the
+	series' bisect builds UML and those."""
+
+	def patch(self, name, *files):
+		path = os.path.join(self.tmp, name)
+		write(path, ''.join(f'--- a/{f}\n+++ b/{f}\n@@ -1 +1 @@\n-x\n+y\n' for f in files))
+		return path
+
+	def legs(self, func, *patches, **variables):
+		return self.lines(f'{func} ' + ' '.join(shlex.quote(p) for p in patches),
+				  **variables)[0].split()
+
+	def test_presubmit(self):
+		cases = [
+			(['drivers/iommu/iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/dma-iommu.c'], ['x86_64']),
+			(['drivers/iommu/s390-iommu.c', 'arch/s390/pci/pci_insn.c'], ['s390']),
+			(['include/linux/iommu-sync-map.h'], ['um', 'x86_64', 's390']),
+			(['drivers/iommu/dma-iommu.c', 'drivers/iommu/s390-iommu.c'], ['x86_64', 's390']),
+			(['mm/page_alloc.c'], ['um', 'x86_64', 's390']),
+		]
+		for files, legs in cases:
+			self.assertEqual(self.legs('legs_for_patches', self.patch('p', *files)), legs, files)
+		self.assertEqual(self.legs('legs_for_patches', self.patch('a', 'drivers/iommu/dma-iommu.c'),
+					   self.patch('b', 'arch/s390/pci/pci.c')), ['x86_64', 's390'])
+		# make presubmit LEGS=um: only those of LEGS.
+		self.assertEqual(self.legs('parse_shards; legs_for_patches',
+					   self.patch('p', 'mm/page_alloc.c'), LEGS_GIVEN='um'), ['um'])
+
+	def test_bisect(self):
+		cases = [
+			(['drivers/iommu/iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/dma-iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/s390-iommu.c'], ['um', 's390']),
+			(['include/linux/iommu-sync-map.h'], ['um', 'x86_64', 's390']),
+			(['drivers/iommu/Kconfig'], ['um']),
+		]
+		for files, legs in cases:
+			self.assertEqual(self.legs('legs_to_build', self.patch('p', *files)), legs, files)
+		self.assertEqual(self.lines('legs_to_build ' + shlex.quote(self.patch('p', 'x')),
+					    SCOPE='ci'), [''])
+
+
 class QemuWrapperTest(unittest.TestCase):
 	"""tools/qemu/qemu-system-x86_64 in front of a fake QEMU that prints
 	its arguments, one a line."""
