@@ -897,6 +897,19 @@ class HoldLockTest(RunnerTestCase):
 		self.assertEqual(r.returncode, 0, r.stderr)
 		self.assertEqual(r.stdout, 'child\n')
 
+	def test_progress_monitor_keeps_no_lock(self):
+		"""A run's background progress monitor (and its sleep) neither
+		outlives it nor keeps its lock: the next run goes on at once."""
+		t = shlex.quote(self.target)
+		r = self.source(f'hold_lock {t}; PROGRESS_SECS=600; '
+				f'progress_monitor {shlex.quote(self.tmp)} /nonexistent & mon=$!; '
+				'sleep 0.2; kill "$mon"; wait "$mon" || true')
+		self.assertEqual(r.returncode, 0, r.stderr)
+		r = subprocess.run(['bash', '-c', f'source {shlex.quote(RUNNER)}; '
+				    f'flock -n {t}.lock true && echo free', 'bash', *NO_MAIN_ARGS],
+				   env=self.env, capture_output=True, text=True, timeout=QUICK_SECS)
+		self.assertEqual(r.stdout, 'free\n', r.stderr)
+
 	def test_killed_holder(self):
 		a = self.holder()
 		a.kill()

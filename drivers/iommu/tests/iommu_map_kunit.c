@@ -258,4 +258,3 @@ kunit_test_suite(iommu_map_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for iommu_map() error unwinding");
 MODULE_LICENSE("GPL");
-static const char bench_edit_b[] __maybe_unused = "x";
