@@ -32,6 +32,7 @@
 #include <linux/iommu.h>
 #include <linux/iommu-sync-map.h>
 #include <linux/mman.h>
+#include <linux/panic.h>
 #include <linux/mount.h>
 #include <linux/property.h>
 #include <linux/rculist.h>
@@ -48,6 +49,12 @@
 #include "fake-iommu.h"
 
 #define FAKE_IOMMU_MAX_RULES	8
+/*
+ * Like a real driver, map_pages allocates a leaf table, a page from the page
+ * allocator with the gfp the core gives it, for each 2M of IOVA it maps with
+ * pages smaller than that, the first time; the tables go with the domain.
+ */
+#define FAKE_TABLE_SPAN		SZ_2M
 #define FAKE_IOMMU_LOG_SIZE	512
 
 /* A page table entry: a value entry stored at the IOVA granule of its head. */
@@ -76,6 +83,8 @@ struct fake_iommu_domain {
 	/* Protects everything below, map_pages may run in atomic context. */
 	spinlock_t lock;
 	struct xarray ptes;
+	/* The leaf tables map_pages allocated, one per FAKE_TABLE_SPAN. */
+	struct xarray tables;
 	/* Hypervisor model: shadowed PTE heads; no limit means no model. */
 	struct xarray shadow;
 	unsigned long shadow_limit;
@@ -83,7 +92,9 @@ struct fake_iommu_domain {
 	struct fake_iommu_rule rules[FAKE_IOMMU_MAX_RULES];
 	unsigned int nr_calls[FAKE_IOMMU_NR_OPS];
 	unsigned int log_len;
-	bool allow_leftovers;
+	/* Calls no real driver would accept, and the first of them. */
+	unsigned int misuse;
+	char misuse_msg[128];
 	struct fake_iommu_call log[FAKE_IOMMU_LOG_SIZE];
 };
 
@@ -179,6 +190,27 @@ static bool fake_pte_overlaps(struct fake_iommu_domain *fd, unsigned long iova,
 		       XA_PRESENT);
 }
 
+/*
+ * A caller did what no real driver accepts: mapped over a mapping, unmapped
+ * what is not mapped, or asked for pages outside the domain's sizes or
+ * aperture. Real drivers WARN or corrupt their table; the fake keeps its
+ * table intact, logs the call and counts it, and the test fails when the
+ * domain is freed or fake_iommu_take_misuse() is called (reporting here
+ * could sleep, and map_pages may run in atomic context). Caller holds
+ * fd->lock.
+ */
+static __printf(2, 3) void fake_misuse(struct fake_iommu_domain *fd,
+				       const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	if (!fd->misuse++)
+		vsnprintf(fd->misuse_msg, sizeof(fd->misuse_msg), fmt, args);
+	va_end(args);
+	pr_err("fake-iommu: misuse: %s\n", fd->misuse_msg);
+}
+
 /* Caller holds fd->lock. */
 static struct fake_iommu_call *fake_record(struct fake_iommu_domain *fd,
 					   enum fake_iommu_op op,
@@ -238,6 +270,42 @@ static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
 	return err;
 }
 
+/*
+ * The leaf tables of [iova, iova + pgsize * pgcount), allocated with the
+ * caller's gfp: a failure here is a driver's page table allocation failing.
+ * (The xarray that keeps them retries its own allocations.)
+ */
+static int fake_alloc_tables(struct fake_iommu_domain *fd, unsigned long iova,
+			     size_t pgsize, size_t pgcount, gfp_t gfp)
+{
+	unsigned long t, last, table;
+	int err;
+
+	if (!pgcount || pgsize >= FAKE_TABLE_SPAN ||
+	    iova + pgsize * pgcount - 1 < iova)
+		return 0;
+	last = (iova + pgsize * pgcount - 1) / FAKE_TABLE_SPAN;
+	for (t = iova / FAKE_TABLE_SPAN; t <= last; t++) {
+		if (xa_load(&fd->tables, t))
+			continue;
+		table = get_zeroed_page(gfp);
+		if (!table)
+			return -ENOMEM;
+		/*
+		 * Irqs off: the ptes' xarray shares its lockdep class. No
+		 * __GFP_ZERO (dma-iommu passes it on) for the xarray's nodes,
+		 * whose cache has a constructor.
+		 */
+		err = xa_insert_irq(&fd->tables, t, (void *)table,
+				    gfp & ~__GFP_ZERO);
+		if (err)
+			free_page(table);
+		if (err && err != -EBUSY)
+			return err;
+	}
+	return 0;
+}
+
 static int fake_iommu_map_pages(struct iommu_domain *domain,
 				unsigned long iova, phys_addr_t paddr,
 				size_t pgsize, size_t pgcount, int prot,
@@ -249,11 +317,23 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 	unsigned long flags;
 	int ret;
 
+	/*
+	 * A real driver allocates its tables with @gfp, and so does the fake,
+	 * before it takes its lock: @gfp must be right for the caller's
+	 * context (might_alloc() checks it with lockdep and
+	 * CONFIG_DEBUG_ATOMIC_SLEEP), and fault injection fails it.
+	 */
+	might_alloc(gfp);
+	ret = fake_alloc_tables(fd, iova, pgsize, pgcount, gfp);
 	spin_lock_irqsave(&fd->lock, flags);
+	if (ret)
+		goto out;
 	if (!is_power_of_2(pgsize) || !(pgsize & domain->pgsize_bitmap) ||
 	    !IS_ALIGNED(iova | paddr, pgsize) || !pgcount ||
 	    iova < domain->geometry.aperture_start ||
 	    iova + pgsize * pgcount - 1 > domain->geometry.aperture_end) {
+		fake_misuse(fd, "map_pages(%#lx, %pa, %#zx, %zu): invalid",
+			    iova, &paddr, pgsize, pgcount);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -268,6 +348,8 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 		int err;
 
 		if (fake_pte_overlaps(fd, cur, pgsize)) {
+			fake_misuse(fd, "map_pages over a mapping at IOVA %#lx",
+				    cur);
 			ret = -EEXIST;
 			break;
 		}
@@ -285,8 +367,11 @@ out:
 	*mapped += done;
 	call = fake_record(fd, FAKE_IOMMU_MAP_PAGES, iova, pgsize * pgcount,
 			   pgsize, done, ret);
-	if (call)
+	if (call) {
 		call->paddr = paddr;
+		call->prot = prot;
+		call->gfp = gfp;
+	}
 	spin_unlock_irqrestore(&fd->lock, flags);
 	return ret;
 }
@@ -307,6 +392,10 @@ static size_t fake_iommu_unmap_pages(struct iommu_domain *domain,
 		xa_erase(&fd->ptes, head / FAKE_IOMMU_GRANULE);
 		done += fake_pte_size(val);
 	}
+	/* The core unmaps only what it mapped, and whole pages of it. */
+	if (done < size)
+		fake_misuse(fd, "unmap_pages [%#lx, %#lx): no page at %#lx",
+			    iova, iova + size, iova + done);
 	fake_record(fd, FAKE_IOMMU_UNMAP_PAGES, iova, size, pgsize, done, 0);
 	spin_unlock_irqrestore(&fd->lock, flags);
 
@@ -526,12 +615,17 @@ static void fake_iommu_release_device(struct device *dev)
 static void fake_iommu_domain_free(struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long index;
+	void *table;
 
 	WARN_ON(!list_empty(&fd->devices));
-	if (!fd->allow_leftovers)
-		fake_iommu_check_empty(kunit_get_current_test(), domain);
+	fake_iommu_take_misuse(kunit_get_current_test(), domain);
+	fake_iommu_check_empty(kunit_get_current_test(), domain);
 	xa_destroy(&fd->ptes);
 	xa_destroy(&fd->shadow);
+	xa_for_each(&fd->tables, index, table)
+		free_page((unsigned long)table);
+	xa_destroy(&fd->tables);
 #if IS_ENABLED(CONFIG_IOMMU_PT_AMDV1)
 	if (domain->is_iommupt)
 		pt_iommu_deinit(&fd->amdv1.iommu);
@@ -642,6 +736,7 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 	spin_lock_init(&fd->lock);
 	xa_init(&fd->ptes);
 	xa_init(&fd->shadow);
+	xa_init_flags(&fd->tables, XA_FLAGS_LOCK_IRQ);
 	fd->domain.pgsize_bitmap = FAKE_IOMMU_GRANULE;
 	fd->domain.geometry.aperture_end = SZ_4G - 1;
 	fd->domain.geometry.force_aperture = true;
@@ -1262,8 +1357,9 @@ EXPORT_SYMBOL_GPL(fake_iommu_expect_unmapped);
  * @iova: first IOVA of the range
  * @size: length of the range
  *
- * Fails @test unless, since the call log was last reset, the pages unmapped
- * tile exactly [@iova, @iova + @size), in order, and one IOTLB sync covered
+ * Fails @test unless, since the call log was last reset, the unmap_pages
+ * calls asked for ranges that tile exactly [@iova, @iova + @size), in
+ * order, each unmapped all it asked for, and one IOTLB sync covered
  * that range. The core may also sync an empty gather, which flushes nothing
  * and is not counted.
  */
@@ -1276,11 +1372,13 @@ void fake_iommu_expect_unmap_exactly(struct kunit *test,
 	unsigned int i, syncs = 0;
 
 	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_UNMAP_PAGES, i)); i++) {
-		if (!call->done)
-			continue;
 		KUNIT_EXPECT_EQ_MSG(test, call->iova, cur,
 				    "unmap #%u out of order or outside the range", i);
-		cur = call->iova + call->done;
+		KUNIT_EXPECT_EQ_MSG(test, call->done, call->size,
+				    "unmap #%u of [%#lx, %#lx) unmapped %#zx bytes",
+				    i, call->iova, call->iova + call->size,
+				    call->done);
+		cur = call->iova + call->size;
 	}
 	KUNIT_EXPECT_EQ_MSG(test, cur, iova + size,
 			    "the unmap did not cover [%#lx, %#lx) exactly",
@@ -1297,6 +1395,74 @@ void fake_iommu_expect_unmap_exactly(struct kunit *test,
 	KUNIT_EXPECT_EQ(test, sync->size, size);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_expect_unmap_exactly);
+
+/* Where the neighbours map to: the fake never touches the memory it maps. */
+#define FAKE_NEIGHBOUR_PHYS	(3ULL * SZ_1G)
+
+static void fake_neighbours(struct iommu_domain *domain, unsigned long iova,
+			    size_t size, unsigned long *below,
+			    unsigned long *above, size_t *pgsize)
+{
+	*pgsize = 1UL << __ffs(domain->pgsize_bitmap);
+	*below = iova - *pgsize;
+	*above = iova + size;
+}
+
+/**
+ * fake_iommu_map_neighbours() - map a page on each side of a range
+ * @test: the test to fail if they cannot be mapped
+ * @domain: a paging domain of the fake driver
+ * @iova: first IOVA of the range an operation under test will map
+ * @size: length of that range
+ *
+ * Maps, with iommu_map(), one page of the domain's smallest size right
+ * below @iova and one right after the range, as another user of the domain
+ * would have, then forgets the calls that made them. An unwinding that
+ * unmaps more than it mapped takes one of them with it:
+ * fake_iommu_expect_neighbours() checks them, and unmaps them.
+ */
+void fake_iommu_map_neighbours(struct kunit *test, struct iommu_domain *domain,
+			       unsigned long iova, size_t size)
+{
+	unsigned long below, above;
+	size_t pgsize;
+
+	fake_neighbours(domain, iova, size, &below, &above, &pgsize);
+	KUNIT_ASSERT_EQ(test, iommu_map(domain, below, FAKE_NEIGHBOUR_PHYS,
+					pgsize, IOMMU_READ, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, iommu_map(domain, above,
+					FAKE_NEIGHBOUR_PHYS + pgsize, pgsize,
+					IOMMU_READ, GFP_KERNEL), 0);
+	fake_iommu_reset_calls(domain);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_map_neighbours);
+
+/**
+ * fake_iommu_expect_neighbours() - expect the neighbours intact, unmap them
+ * @test: the test to fail
+ * @domain: a paging domain of the fake driver
+ * @iova: what was given to fake_iommu_map_neighbours()
+ * @size: what was given to fake_iommu_map_neighbours()
+ *
+ * Fails @test unless both pages fake_iommu_map_neighbours() mapped are
+ * still mapped, each whole and where it was; then unmaps them.
+ */
+void fake_iommu_expect_neighbours(struct kunit *test,
+				  struct iommu_domain *domain,
+				  unsigned long iova, size_t size)
+{
+	unsigned long below, above;
+	size_t pgsize;
+
+	fake_neighbours(domain, iova, size, &below, &above, &pgsize);
+	fake_iommu_expect_mapped(test, domain, below, FAKE_NEIGHBOUR_PHYS,
+				 pgsize);
+	fake_iommu_expect_mapped(test, domain, above,
+				 FAKE_NEIGHBOUR_PHYS + pgsize, pgsize);
+	iommu_unmap(domain, below, pgsize);
+	iommu_unmap(domain, above, pgsize);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_neighbours);
 
 /**
  * fake_iommu_expect_one_sync_map() - expect one iotlb_sync_map of a range
@@ -1324,16 +1490,32 @@ void fake_iommu_expect_one_sync_map(struct kunit *test,
 }
 EXPORT_SYMBOL_GPL(fake_iommu_expect_one_sync_map);
 
+/* Fail @test with a message; outside any test, WARN so the run fails. */
+static __printf(2, 3) void fake_report(struct kunit *test, const char *fmt, ...)
+{
+	struct va_format vaf;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	if (test)
+		KUNIT_FAIL(test, "fake-iommu: %pV", &vaf);
+	else
+		WARN(1, "fake-iommu: outside any test: %pV\n", &vaf);
+	va_end(args);
+}
+
 /**
  * fake_iommu_check_empty() - fail @test if anything is still mapped
- * @test: the test to fail, or NULL to only log
+ * @test: the test to fail; NULL (no test running) WARNs instead
  * @domain: a paging domain of the fake driver
  *
  * This check runs by itself when a fake domain is freed, against the test
- * running at that moment, unless fake_iommu_expect_leftovers() was called.
- * generic_pt's table cannot be listed: on a generic_pt domain the check
- * unmaps whatever is left (straight through generic_pt, so that the core's
- * accounting of mappings does not see it) and counts it.
+ * running at that moment. generic_pt's table cannot be listed: on a
+ * generic_pt domain the check unmaps whatever is left (straight through
+ * generic_pt, so that the core's accounting of mappings does not see it)
+ * and counts it.
  *
  * Return: true if nothing is mapped.
  */
@@ -1358,12 +1540,7 @@ bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain)
 		iommu_put_pages_list(&gather.freelist);
 		if (!left)
 			return true;
-		if (test)
-			KUNIT_FAIL(test, "fake-iommu: %zu bytes still mapped in the domain",
-				   left);
-		else
-			pr_err("fake-iommu: %zu bytes still mapped in a freed domain\n",
-			       left);
+		fake_report(test, "%zu bytes still mapped in the domain", left);
 		return false;
 	}
 #endif
@@ -1373,29 +1550,74 @@ bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain)
 	pages = fake_iommu_mapped_pages(domain, 0, 0);
 	if (!pages)
 		return true;
-	if (test)
-		KUNIT_FAIL(test,
-			   "fake-iommu: %lu page(s) still mapped in the domain, the first at IOVA %#lx",
-			   pages, first * FAKE_IOMMU_GRANULE);
-	else
-		pr_err("fake-iommu: %lu page(s) still mapped in a freed domain, the first at IOVA %#lx\n",
-		       pages, first * FAKE_IOMMU_GRANULE);
+	fake_report(test, "%lu page(s) still mapped in the domain, the first at IOVA %#lx",
+		    pages, first * FAKE_IOMMU_GRANULE);
 	return false;
 }
 EXPORT_SYMBOL_GPL(fake_iommu_check_empty);
 
 /**
- * fake_iommu_expect_leftovers() - let a domain be freed with pages mapped
+ * fake_iommu_take_misuse() - report the calls no real driver would accept
+ * @test: the test to fail; NULL (no test running) WARNs instead
  * @domain: a paging domain of the fake driver
+ *
+ * Mapping over a mapping, unmapping what is not mapped (or part of a page),
+ * and map requests outside the domain's page sizes or aperture are refused
+ * by the fake as by a real driver, and counted. This fails @test with the
+ * first of them and forgets them. It runs by itself when a fake domain is
+ * freed, against the test running at that moment.
+ *
+ * Return: how many such calls there were.
  */
-void fake_iommu_expect_leftovers(struct iommu_domain *domain)
+unsigned int fake_iommu_take_misuse(struct kunit *test,
+				    struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	unsigned long flags;
+	unsigned int n;
+	char msg[sizeof(fd->misuse_msg)];
 
-	if (fd)
-		fd->allow_leftovers = true;
+	if (!fd)
+		return 0;
+	spin_lock_irqsave(&fd->lock, flags);
+	n = fd->misuse;
+	fd->misuse = 0;
+	strscpy(msg, fd->misuse_msg);
+	spin_unlock_irqrestore(&fd->lock, flags);
+	if (n)
+		fake_report(test, "%u call(s) no driver accepts, the first: %s",
+			    n, msg);
+	return n;
 }
-EXPORT_SYMBOL_GPL(fake_iommu_expect_leftovers);
+EXPORT_SYMBOL_GPL(fake_iommu_take_misuse);
+
+static void fake_iommu_check_no_warn(void *data)
+{
+	struct kunit *test = data;
+
+	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
+			       "fake-iommu: the kernel WARNed during this case (see the log)");
+}
+
+/**
+ * fake_iommu_test_init() - a suite's init: fail a case that makes the kernel WARN
+ * @test: the case about to run
+ *
+ * The KUnit of these kernels does not fail a case on a WARN, and the kernel
+ * only remembers that one happened (TAINT_WARN). So a case fails if the
+ * kernel WARNs while it runs or during its cleanup, and also if it had
+ * WARNed before, when the case could not see a WARN of its own.
+ *
+ * Return: 0.
+ */
+int fake_iommu_test_init(struct kunit *test)
+{
+	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
+			       "fake-iommu: the kernel WARNed before this case, which cannot see its own WARNs");
+	/* Registered first, so it runs last, after every other cleanup. */
+	return kunit_add_action_or_reset(test, fake_iommu_check_no_warn, test);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_test_init);
 
 static int __init fake_iommu_init(void)
 {

@@ -95,6 +95,8 @@ enum fake_iommu_op {
  * @pgsize: page size of MAP_PAGES and UNMAP_PAGES calls
  * @done: bytes mapped or unmapped by MAP_PAGES and UNMAP_PAGES calls
  * @ret: the value returned by MAP_PAGES, SYNC_MAP and REFRESH* calls
+ * @prot: the IOMMU_* protection of MAP_PAGES calls
+ * @gfp: the allocation flags the core gave MAP_PAGES calls
  * @dev: the device of REFRESH and REFRESH_ALL calls
  */
 struct fake_iommu_call {
@@ -106,6 +108,8 @@ struct fake_iommu_call {
 	size_t pgsize;
 	size_t done;
 	int ret;
+	int prot;
+	gfp_t gfp;
 };
 
 /* How a fault rule picks the calls it fails. */
@@ -187,13 +191,20 @@ void fake_iommu_expect_unmapped(struct kunit *test, struct iommu_domain *domain,
 void fake_iommu_expect_unmap_exactly(struct kunit *test,
 				     struct iommu_domain *domain,
 				     unsigned long iova, size_t size);
+void fake_iommu_map_neighbours(struct kunit *test, struct iommu_domain *domain,
+			       unsigned long iova, size_t size);
+void fake_iommu_expect_neighbours(struct kunit *test,
+				  struct iommu_domain *domain,
+				  unsigned long iova, size_t size);
 void fake_iommu_expect_one_sync_map(struct kunit *test,
 				    struct iommu_domain *domain,
 				    unsigned long iova, size_t size, int ret);
 
 bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
-void fake_iommu_expect_leftovers(struct iommu_domain *domain);
+unsigned int fake_iommu_take_misuse(struct kunit *test,
+				    struct iommu_domain *domain);
 
 void fake_iommu_enable_fail_nth(struct kunit *test);
+int fake_iommu_test_init(struct kunit *test);
 
 #endif /* __FAKE_IOMMU_H */

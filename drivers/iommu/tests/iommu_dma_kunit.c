@@ -22,6 +22,7 @@
 #include <linux/slab.h>
 #include <linux/sizes.h>
 #include <linux/vmalloc.h>
+#include <trace/events/kmem.h>
 
 #include "../fake-iommu.h"
 
@@ -63,6 +64,9 @@ struct dma_ctx {
 	dma_addr_t handle;
 	void *cpu_addr;
 	int nents;
+	/* Live mappings the test keeps on both sides of the one under test. */
+	dma_addr_t above, below;
+	unsigned long live;
 };
 
 struct dma_op {
@@ -147,6 +151,37 @@ static void unmap_single(struct dma_ctx *c)
 	dma_unmap_single(c->dev, c->handle, 256, DMA_FROM_DEVICE);
 }
 
+/* A buffer that starts unaligned in page 4 and ends in page 5. */
+#define CROSS_OFFSET	(PAGE_SIZE - 100)
+#define CROSS_LEN	300
+
+static void *cross_buf(struct dma_ctx *c)
+{
+	return page_address(c->block + 4) + CROSS_OFFSET;
+}
+
+static int map_single_cross(struct dma_ctx *c)
+{
+	c->handle = dma_map_single(c->dev, cross_buf(c), CROSS_LEN,
+				   DMA_BIDIRECTIONAL);
+	return handle_err(c);
+}
+
+static void check_single_cross(struct dma_ctx *c)
+{
+	KUNIT_EXPECT_EQ(c->test, c->handle & ~PAGE_MASK, CROSS_OFFSET);
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, c->handle),
+			virt_to_phys(cross_buf(c)));
+	KUNIT_EXPECT_EQ(c->test,
+			iommu_iova_to_phys(c->domain, c->handle + CROSS_LEN - 1),
+			virt_to_phys(cross_buf(c) + CROSS_LEN - 1));
+}
+
+static void unmap_single_cross(struct dma_ctx *c)
+{
+	dma_unmap_single(c->dev, c->handle, CROSS_LEN, DMA_BIDIRECTIONAL);
+}
+
 /* Three segments over pages 0, 2 and 4 of the block: never contiguous. */
 static void init_sgl(struct dma_ctx *c)
 {
@@ -181,6 +216,83 @@ static void check_sg(struct dma_ctx *c)
 static void unmap_sg(struct dma_ctx *c)
 {
 	dma_unmap_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_TO_DEVICE);
+}
+
+/*
+ * Segments as callers hand them in: partial pages at offsets, two that
+ * merge into one IOVA range (page 0's tail and page 1's head) and one that
+ * cannot (it starts inside page 4).
+ */
+static const struct {
+	unsigned int page, offset, length;
+} sg_offsets[] = {
+	{ 0, 0x800, 0x800 },
+	{ 1, 0, 0x400 },
+	{ 4, 0x123, 0x456 },
+};
+
+static void init_sgl_offsets(struct dma_ctx *c)
+{
+	int i;
+
+	sg_init_table(c->sgl, ARRAY_SIZE(c->sgl));
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++)
+		sg_set_page(&c->sgl[i], c->block + sg_offsets[i].page,
+			    sg_offsets[i].length, sg_offsets[i].offset);
+}
+
+static int map_sg_offsets(struct dma_ctx *c)
+{
+	int i;
+
+	init_sgl_offsets(c);
+	c->nents = dma_map_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_TO_DEVICE);
+	if (c->nents)
+		return 0;
+	/*
+	 * After a failure the list is as the caller handed it in (dma-iommu
+	 * rewrites offsets and lengths while it maps, and must restore
+	 * them), with no DMA address or length left in it.
+	 */
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
+		KUNIT_EXPECT_PTR_EQ(c->test, sg_page(&c->sgl[i]),
+				    c->block + sg_offsets[i].page);
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].offset, sg_offsets[i].offset);
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].length, sg_offsets[i].length);
+		KUNIT_EXPECT_EQ(c->test, sg_dma_address(&c->sgl[i]),
+				DMA_MAPPING_ERROR);
+		KUNIT_EXPECT_EQ(c->test, sg_dma_len(&c->sgl[i]), 0);
+	}
+	return -EIO;
+}
+
+/*
+ * dma-iommu merges the first two segments (page 0's tail, page 1's head)
+ * into one DMA segment and keeps the third apart; the DMA segments cover
+ * the caller's bytes, first byte to last.
+ */
+static void check_sg_offsets(struct dma_ctx *c)
+{
+	struct scatterlist *sg, *last = &c->sgl[ARRAY_SIZE(c->sgl) - 1];
+	unsigned int len = 0;
+	int i;
+
+	KUNIT_ASSERT_EQ(c->test, c->nents, 2);
+	for_each_sg(c->sgl, sg, c->nents, i)
+		len += sg_dma_len(sg);
+	KUNIT_EXPECT_EQ(c->test, len, 0x800 + 0x400 + 0x456);
+	KUNIT_EXPECT_EQ(c->test, sg_dma_len(c->sgl), 0x800 + 0x400);
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, sg_dma_address(c->sgl)),
+			sg_phys(c->sgl));
+	KUNIT_EXPECT_EQ(c->test,
+			iommu_iova_to_phys(c->domain, sg_dma_address(c->sgl) + 0x800),
+			page_to_phys(c->block + 1));
+	sg = &c->sgl[1];
+	KUNIT_EXPECT_EQ(c->test,
+			iommu_iova_to_phys(c->domain, sg_dma_address(sg) + sg_dma_len(sg) - 1),
+			sg_phys(last) + last->length - 1);
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, sg_dma_address(sg)),
+			sg_phys(last));
 }
 
 static int map_sgtable(struct dma_ctx *c)
@@ -316,6 +428,20 @@ static const struct dma_op op_map_single = {
 	.unmap = unmap_single,
 };
 
+static const struct dma_op op_map_single_cross = {
+	.map = map_single_cross,
+	.expected = expect_enomem,
+	.check = check_single_cross,
+	.unmap = unmap_single_cross,
+};
+
+static const struct dma_op op_map_sg_offsets = {
+	.map = map_sg_offsets,
+	.expected = expect_zero_entries,
+	.check = check_sg_offsets,
+	.unmap = unmap_sg,
+};
+
 static const struct dma_op op_map_sg = {
 	.map = map_sg,
 	.expected = expect_zero_entries,
@@ -385,8 +511,6 @@ static struct dma_ctx *dma_setup_dev(struct kunit *test,
 	struct dma_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
-	KUNIT_ASSERT_FALSE_MSG(test, test_taint(TAINT_WARN),
-			       "the kernel WARNed before this test");
 	c->test = test;
 	c->dev = fake_iommu_add_device(test, opts);
 	c->domain = iommu_get_domain_for_dev(c->dev);
@@ -427,10 +551,125 @@ static dma_addr_t last_sync_iova(struct dma_ctx *c)
 }
 
 /*
+ * What the page allocator did since the failing operation started, from
+ * its tracepoints, in order. A page dma-iommu freed may be handed out again
+ * at once (to a slab, to KASAN's stack depot, from a timer), so its
+ * refcount right after the failure does not say whether dma-iommu freed
+ * it; a free that came after the page's allocation does.
+ */
+#define PAGE_EVENTS_MAX	2048
+
+static struct {
+	spinlock_t lock;	/* protects all below; probes run in any context */
+	unsigned int n;
+	bool overflow;
+	struct {
+		unsigned long pfn, nr;
+		bool free;
+	} e[PAGE_EVENTS_MAX];
+} page_events = { .lock = __SPIN_LOCK_UNLOCKED(page_events.lock) };
+
+static void page_event(struct page *page, unsigned int order, bool free)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&page_events.lock, flags);
+	if (page_events.n < PAGE_EVENTS_MAX) {
+		page_events.e[page_events.n].pfn = page_to_pfn(page);
+		page_events.e[page_events.n].nr = 1UL << order;
+		page_events.e[page_events.n++].free = free;
+	} else {
+		page_events.overflow = true;
+	}
+	spin_unlock_irqrestore(&page_events.lock, flags);
+}
+
+static void probe_page_alloc(void *data, struct page *page, unsigned int order,
+			     gfp_t gfp, int migratetype)
+{
+	page_event(page, order, false);
+}
+
+static void probe_page_free(void *data, struct page *page, unsigned int order)
+{
+	page_event(page, order, true);
+}
+
+static void probe_page_free_batched(void *data, struct page *page)
+{
+	page_event(page, 0, true);
+}
+
+/* Forget the page allocator's past: an operation under test starts. */
+static void page_events_reset(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&page_events.lock, flags);
+	page_events.n = 0;
+	page_events.overflow = false;
+	spin_unlock_irqrestore(&page_events.lock, flags);
+}
+
+/*
+ * Was @pfn freed after it was allocated, since the reset? A page freed by
+ * someone else and then allocated (and leaked) by dma-iommu was not; for a
+ * page the log saw no allocation of, the page's refcount must be zero (the
+ * tail pages of a non-compound high-order allocation always count zero;
+ * such an allocation is caught through its head page).
+ */
+static bool page_freed_after_alloc(unsigned long pfn)
+{
+	unsigned long flags;
+	bool allocated = false, freed = false;
+	unsigned int i;
+
+	spin_lock_irqsave(&page_events.lock, flags);
+	for (i = 0; i < page_events.n && !freed; i++) {
+		if (pfn < page_events.e[i].pfn ||
+		    pfn >= page_events.e[i].pfn + page_events.e[i].nr)
+			continue;
+		if (!page_events.e[i].free)
+			allocated = true;
+		else if (allocated)
+			freed = true;
+	}
+	spin_unlock_irqrestore(&page_events.lock, flags);
+	return allocated ? freed : !page_ref_count(pfn_to_page(pfn));
+}
+
+static void unwatch_pages(void *unused)
+{
+	unregister_trace_mm_page_free_batched(probe_page_free_batched, NULL);
+	unregister_trace_mm_page_free(probe_page_free, NULL);
+	unregister_trace_mm_page_alloc(probe_page_alloc, NULL);
+	tracepoint_synchronize_unregister();
+}
+
+/* The suite's init: the fake's WARN check, and the page allocator's log. */
+static int iommu_dma_test_init(struct kunit *test)
+{
+	int ret = fake_iommu_test_init(test);
+
+	if (ret)
+		return ret;
+	page_events_reset();
+	ret = register_trace_mm_page_alloc(probe_page_alloc, NULL);
+	if (!ret)
+		ret = register_trace_mm_page_free(probe_page_free, NULL);
+	if (!ret)
+		ret = register_trace_mm_page_free_batched(probe_page_free_batched,
+							  NULL);
+	if (ret) {
+		unwatch_pages(NULL);
+		return ret;
+	}
+	return kunit_add_action_or_reset(test, unwatch_pages, NULL);
+}
+
+/*
  * Every page dma-iommu asked the fake to map for the failed call (the fake
- * logged each map_pages call) went back to the page allocator: its refcount
- * is zero. The tail pages of a non-compound high-order allocation always
- * count zero; such an allocation is caught through its head page.
+ * logged each map_pages call) went back to the page allocator.
  */
 static void expect_pages_freed(struct dma_ctx *c)
 {
@@ -438,14 +677,15 @@ static void expect_pages_freed(struct dma_ctx *c)
 	unsigned int i;
 	size_t off;
 
+	KUNIT_EXPECT_FALSE_MSG(c->test, READ_ONCE(page_events.overflow),
+			       "over %u page allocator events: raise PAGE_EVENTS_MAX",
+			       PAGE_EVENTS_MAX);
 	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, i)); i++) {
-		for (off = 0; off < call->size; off += PAGE_SIZE) {
-			struct page *page = pfn_to_page(PHYS_PFN(call->paddr + off));
-
-			KUNIT_EXPECT_EQ_MSG(c->test, page_ref_count(page), 0,
-					    "page at %pa not freed",
-					    &call->paddr);
-		}
+		for (off = 0; off < call->size; off += PAGE_SIZE)
+			KUNIT_EXPECT_TRUE_MSG(c->test,
+					      page_freed_after_alloc(PHYS_PFN(call->paddr + off)),
+					      "page at %pa + %#zx not freed",
+					      &call->paddr, off);
 	}
 }
 
@@ -458,11 +698,10 @@ static void expect_unwound(struct dma_ctx *c, const struct dma_op *op, int ret,
 			   int sync_err)
 {
 	KUNIT_EXPECT_EQ(c->test, ret, op->expected(sync_err));
-	KUNIT_EXPECT_EQ_MSG(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0,
-			    "pages left mapped after a failed mapping");
+	KUNIT_EXPECT_EQ_MSG(c->test, fake_iommu_mapped_pages(c->domain, 0, 0),
+			    c->live, "pages left mapped after a failed mapping");
 	if (op->allocates)
 		expect_pages_freed(c);
-	KUNIT_EXPECT_FALSE(c->test, test_taint(TAINT_WARN));
 }
 
 /* The next identical mapping works, is correct and reuses the IOVA. */
@@ -477,8 +716,7 @@ static void expect_next_map_works(struct dma_ctx *c, const struct dma_op *op,
 		KUNIT_EXPECT_EQ_MSG(c->test, last_sync_iova(c), failed_iova,
 				    "the failed mapping's IOVA did not go back to the allocator");
 	op->unmap(c);
-	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
-	KUNIT_EXPECT_FALSE(c->test, test_taint(TAINT_WARN));
+	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), c->live);
 }
 
 /* An unmap since the log was reset, with no IOTLB sync: a queued one. */
@@ -495,6 +733,55 @@ static bool unmap_was_queued(struct dma_ctx *c)
 	return true;
 }
 
+/* Pages 6 and 7 of the block: no operation under test maps them. */
+#define ABOVE_PAGE	6
+#define BELOW_PAGE	7
+
+/*
+ * Live mappings right above and right below the IOVA range the failing
+ * operation will get. The allocator hands IOVAs out top down: @above
+ * first, then on a strict domain the operation itself (mapped once,
+ * successfully), then @below; undoing the operation gives its range back
+ * to the allocator at once, and the failing call gets it, between the two.
+ * On DMA_FQ the range would come back only when the flush queue's timer
+ * fires, at a time no test controls: there the operation is not mapped
+ * first, and the failing call lands right below both. An unwinding that
+ * unmaps more than it mapped hits one of them.
+ */
+static void map_neighbours(struct dma_ctx *c, const struct dma_op *op)
+{
+	bool strict = c->domain->type == IOMMU_DOMAIN_DMA;
+
+	c->above = dma_map_page(c->dev, c->block + ABOVE_PAGE, 0, PAGE_SIZE,
+				DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(c->test, dma_mapping_error(c->dev, c->above));
+	if (strict)
+		KUNIT_ASSERT_EQ(c->test, op->map(c), 0);
+	c->below = dma_map_page(c->dev, c->block + BELOW_PAGE, 0, PAGE_SIZE,
+				DMA_TO_DEVICE);
+	KUNIT_ASSERT_FALSE(c->test, dma_mapping_error(c->dev, c->below));
+	if (strict)
+		op->unmap(c);
+	c->live = 2;
+	fake_iommu_reset_calls(c->domain);
+}
+
+static void expect_neighbours(struct dma_ctx *c)
+{
+	expect_iova_maps(c, c->above, page_to_phys(c->block + ABOVE_PAGE),
+			 PAGE_SIZE);
+	expect_iova_maps(c, c->below, page_to_phys(c->block + BELOW_PAGE),
+			 PAGE_SIZE);
+}
+
+static void unmap_neighbours(struct dma_ctx *c)
+{
+	dma_unmap_page(c->dev, c->above, PAGE_SIZE, DMA_TO_DEVICE);
+	dma_unmap_page(c->dev, c->below, PAGE_SIZE, DMA_TO_DEVICE);
+	c->live = 0;
+	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+}
+
 static void run_sync_fail(struct kunit *test, const struct dma_op *op)
 {
 	const struct dma_param *p = test->param_value;
@@ -502,13 +789,17 @@ static void run_sync_fail(struct kunit *test, const struct dma_op *op)
 	dma_addr_t failed_iova;
 	int ret;
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_next(test, c->domain,
-						   FAKE_IOMMU_SYNC_MAP, 1, p->err), 0);
+	map_neighbours(c, op);
+	fake_iommu_fail_next(test, c->domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
+	page_events_reset();
 	ret = op->map(c);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP), 1);
 	failed_iova = last_sync_iova(c);
 	expect_unwound(c, op, ret, p->err);
+	expect_neighbours(c);
 	expect_next_map_works(c, op, failed_iova);
+	expect_neighbours(c);
+	unmap_neighbours(c);
 }
 
 static void iommu_dma_test_map_page(struct kunit *test)
@@ -521,9 +812,19 @@ static void iommu_dma_test_map_single(struct kunit *test)
 	run_sync_fail(test, &op_map_single);
 }
 
+static void iommu_dma_test_map_single_cross(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_single_cross);
+}
+
 static void iommu_dma_test_map_sg(struct kunit *test)
 {
 	run_sync_fail(test, &op_map_sg);
+}
+
+static void iommu_dma_test_map_sg_offsets(struct kunit *test)
+{
+	run_sync_fail(test, &op_map_sg_offsets);
 }
 
 static void iommu_dma_test_map_sgtable(struct kunit *test)
@@ -638,8 +939,8 @@ static void iommu_dma_test_fail_each_call(struct kunit *test)
 			const struct fake_iommu_call *first;
 			int ret;
 
-			KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, c->domain,
-								  ops[i], k, -EIO), 0);
+			fake_iommu_fail_nth(test, c->domain, ops[i], k, -EIO);
+			page_events_reset();
 			ret = p->op->map(c);
 			if (!ret) {
 				/* Fewer than k calls: nothing failed. */
@@ -698,13 +999,11 @@ static void iommu_dma_test_hypervisor_lazy_unmaps(struct kunit *test)
 		dma_unmap_page(c->dev, handle, PAGE_SIZE, DMA_TO_DEVICE);
 	}
 	KUNIT_EXPECT_GT(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_REFRESH_ALL), 0);
-	KUNIT_EXPECT_LE(test, fake_iommu_shadow_entries(c->domain), 16);
 	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
 
 	/* Once the queue is flushed, no shadow entry is left behind. */
 	iommu_flush_iotlb_all(c->domain);
 	KUNIT_EXPECT_EQ(test, fake_iommu_shadow_entries(c->domain), 0);
-	KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
 }
 
 /*
@@ -733,7 +1032,6 @@ static void iommu_dma_test_hypervisor_full(struct kunit *test)
 
 	for (i = 0; i < 8; i++)
 		dma_unmap_page(c->dev, handles[i], PAGE_SIZE, DMA_TO_DEVICE);
-	KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
 }
 
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
@@ -756,6 +1054,7 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 		unsigned int left;
 		int ret;
 
+		page_events_reset();
 		WRITE_ONCE(current->fail_nth, n);
 		ret = p->op->map(c);
 		left = READ_ONCE(current->fail_nth);
@@ -765,7 +1064,6 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 			p->op->check(c);
 			p->op->unmap(c);
 			KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
-			KUNIT_EXPECT_FALSE(test, test_taint(TAINT_WARN));
 			if (left)	/* fewer than n allocations: done */
 				break;
 			continue;
@@ -787,10 +1085,13 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 	}
 	KUNIT_EXPECT_LT(test, n, 1000);
 	/*
-	 * Some operations absorb every single failure (the IOVA allocator and
-	 * the xarray retry): what counts is that the sweep reached sites.
+	 * Many failures are absorbed (the IOVA allocator retries after
+	 * flushing its caches), and each must still map correctly; but a
+	 * sweep where no failure reached the operation's error path tested
+	 * no unwinding at all.
 	 */
-	KUNIT_EXPECT_GT_MSG(test, n, 1, "the sweep reached no allocation site");
+	KUNIT_EXPECT_GT_MSG(test, failures, 0,
+			    "none of %u injected failures failed the operation", n - 1);
 	kunit_info(test, "%u allocation sites, %u failed the operation and unwound",
 		   n - 1, failures);
 }
@@ -804,7 +1105,9 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 static struct kunit_case iommu_dma_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_test_map_page, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_map_single, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_single_cross, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_map_sg, dma_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_map_sg_offsets, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_map_sgtable, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_alloc_contiguous, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_alloc_atomic, dma_params_gen_params),
@@ -821,6 +1124,7 @@ static struct kunit_case iommu_dma_test_cases[] = {
 
 static struct kunit_suite iommu_dma_test_suite = {
 	.name = "iommu_dma",
+	.init = iommu_dma_test_init,
 	.test_cases = iommu_dma_test_cases,
 };
 

@@ -6,6 +6,7 @@
  * kunit, as lib/kunit/kunit-test.c does.
  */
 #include <kunit/test.h>
+#include <linux/gfp.h>
 #include <linux/iommu.h>
 #include <linux/sizes.h>
 
@@ -26,31 +27,79 @@ static int map_one(struct iommu_domain *domain, unsigned long iova)
 			 GFP_KERNEL);
 }
 
-/* The core probes fake devices with the fake driver and gives them a domain. */
+/*
+ * Each fake device gets a group of its own, and paging domains with the
+ * page sizes and aperture it asked for (or the defaults: 4K, 0..4G - 1).
+ * fake_iommu_add_device() itself checks that the core probed the device
+ * and gave it a default domain.
+ */
 static void iommu_fake_test_probe(struct kunit *test)
 {
-	struct device *dev = fake_iommu_add_device(test, NULL);
+	static const struct fake_iommu_dev_opts opts = {
+		.pgsize_bitmap = SZ_4K | SZ_2M,
+		.aperture_start = SZ_1M,
+		.aperture_end = SZ_1G - 1,
+	};
+	struct device *dev = fake_iommu_add_device(test, &opts);
+	struct device *other = fake_iommu_add_device(test, NULL);
 	struct iommu_domain *domain = fake_iommu_alloc_domain(test, dev);
 
-	KUNIT_EXPECT_TRUE(test, device_iommu_mapped(dev));
 	KUNIT_EXPECT_NOT_NULL(test, dev->iommu_group);
-	KUNIT_EXPECT_NOT_NULL(test, iommu_get_domain_for_dev(dev));
+	KUNIT_EXPECT_PTR_NE(test, dev->iommu_group, other->iommu_group);
+	KUNIT_EXPECT_TRUE(test, domain->type & __IOMMU_DOMAIN_PAGING);
+	KUNIT_EXPECT_EQ(test, domain->pgsize_bitmap, SZ_4K | SZ_2M);
+	KUNIT_EXPECT_EQ(test, domain->geometry.aperture_start, SZ_1M);
+	KUNIT_EXPECT_EQ(test, domain->geometry.aperture_end, SZ_1G - 1);
+	domain = fake_iommu_alloc_domain(test, other);
 	KUNIT_EXPECT_EQ(test, domain->pgsize_bitmap, SZ_4K);
 	KUNIT_EXPECT_EQ(test, domain->geometry.aperture_end, SZ_4G - 1);
 }
 
-/* The page table refuses to map over a mapping, as hardware drivers do. */
-static void iommu_fake_test_no_double_map(struct kunit *test)
+/*
+ * The page table refuses to map over a mapping, and to unmap what is not
+ * mapped, as hardware drivers do; and the domain reports both as misuse, so
+ * that a test where the core does either fails.
+ */
+static void iommu_fake_test_misuse(struct kunit *test)
 {
 	struct iommu_domain *domain = test_domain(test);
+	struct kunit expected_failure;
 
 	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(test, domain), 0);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS + SZ_1M, SZ_4K,
 					TEST_PROT, GFP_KERNEL), -EEXIST);
 	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, TEST_IOVA + 0x123),
 			TEST_PHYS + TEST_IOVA + 0x123);
+	kunit_init_test(&expected_failure, "expected_failure", NULL);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(&expected_failure, domain), 1);
+	KUNIT_EXPECT_EQ(test, expected_failure.status, KUNIT_FAILURE);
+
 	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, SZ_4K), SZ_4K);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(test, domain), 0);
 	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, SZ_4K), 0);
+	kunit_init_test(&expected_failure, "expected_failure", NULL);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(&expected_failure, domain), 1);
+	KUNIT_EXPECT_EQ(test, expected_failure.status, KUNIT_FAILURE);
+}
+
+/* The call log records what the core asked map_pages for. */
+static void iommu_fake_test_call_log(struct kunit *test)
+{
+	struct iommu_domain *domain = test_domain(test);
+	const struct fake_iommu_call *call;
+
+	KUNIT_ASSERT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, 2 * SZ_4K,
+					IOMMU_READ, GFP_ATOMIC), 0);
+	call = fake_iommu_get_call(domain, FAKE_IOMMU_MAP_PAGES, 0);
+	KUNIT_ASSERT_NOT_NULL(test, call);
+	KUNIT_EXPECT_EQ(test, call->iova, TEST_IOVA);
+	KUNIT_EXPECT_EQ(test, call->paddr, TEST_PHYS);
+	KUNIT_EXPECT_EQ(test, call->size, 2 * SZ_4K);
+	KUNIT_EXPECT_EQ(test, call->done, 2 * SZ_4K);
+	KUNIT_EXPECT_EQ(test, call->prot, IOMMU_READ);
+	KUNIT_EXPECT_FALSE(test, gfpflags_allow_blocking(call->gfp));
+	iommu_unmap(domain, TEST_IOVA, 2 * SZ_4K);
 }
 
 static void iommu_fake_test_fail_next(struct kunit *test)
@@ -155,7 +204,8 @@ static void iommu_fake_test_leftovers(struct kunit *test)
 
 static struct kunit_case iommu_fake_test_cases[] = {
 	KUNIT_CASE(iommu_fake_test_probe),
-	KUNIT_CASE(iommu_fake_test_no_double_map),
+	KUNIT_CASE(iommu_fake_test_misuse),
+	KUNIT_CASE(iommu_fake_test_call_log),
 	KUNIT_CASE(iommu_fake_test_fail_next),
 	KUNIT_CASE(iommu_fake_test_fail_nth),
 	KUNIT_CASE(iommu_fake_test_fail_range),
@@ -166,6 +216,7 @@ static struct kunit_case iommu_fake_test_cases[] = {
 
 static struct kunit_suite iommu_fake_test_suite = {
 	.name = "iommu_fake",
+	.init = fake_iommu_test_init,
 	.test_cases = iommu_fake_test_cases,
 };
 

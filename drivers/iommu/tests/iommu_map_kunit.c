@@ -56,17 +56,11 @@ static void iommu_map_test_sync_error(struct kunit *test)
 {
 	const struct fake_iommu_errno *p = test->param_value;
 	struct iommu_domain *domain = test_domain(test, SZ_4K);
-	unsigned long below = TEST_IOVA - SZ_4K, above = TEST_IOVA + 4 * SZ_4K;
 	size_t size = 4 * SZ_4K;
 
 	/* Mappings made earlier on both sides of the range must survive. */
-	KUNIT_ASSERT_EQ(test, iommu_map(domain, below, TEST_PHYS + SZ_1M, SZ_4K,
-					TEST_PROT, GFP_KERNEL), 0);
-	KUNIT_ASSERT_EQ(test, iommu_map(domain, above, TEST_PHYS + SZ_2M, SZ_4K,
-					TEST_PROT, GFP_KERNEL), 0);
-	fake_iommu_reset_calls(domain);
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP,
-						  1, p->err), 0);
+	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
 
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
 					TEST_PROT, GFP_KERNEL), p->err);
@@ -74,11 +68,7 @@ static void iommu_map_test_sync_error(struct kunit *test)
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, p->err);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
-	fake_iommu_expect_mapped(test, domain, below, TEST_PHYS + SZ_1M, SZ_4K);
-	fake_iommu_expect_mapped(test, domain, above, TEST_PHYS + SZ_2M, SZ_4K);
-
-	iommu_unmap(domain, below, SZ_4K);
-	iommu_unmap(domain, above, SZ_4K);
+	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
 
 struct size_param {
@@ -126,14 +116,15 @@ static void iommu_map_test_sizes_sync_error(struct kunit *test)
 	const struct size_param *p = test->param_value;
 	struct iommu_domain *domain = test_domain(test, p->pgsize_bitmap);
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_range(test, domain,
-						    FAKE_IOMMU_SYNC_MAP, p->iova,
-						    p->iova + p->size, -EIO), 0);
+	fake_iommu_map_neighbours(test, domain, p->iova, p->size);
+	fake_iommu_fail_range(test, domain, FAKE_IOMMU_SYNC_MAP, p->iova,
+			      p->iova + p->size, -EIO);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, p->iova, TEST_PHYS + p->iova,
 					p->size, TEST_PROT, GFP_KERNEL), -EIO);
 	fake_iommu_expect_unmapped(test, domain, p->iova, p->size);
 	fake_iommu_expect_one_sync_map(test, domain, p->iova, p->size, -EIO);
 	fake_iommu_expect_unmap_exactly(test, domain, p->iova, p->size);
+	fake_iommu_expect_neighbours(test, domain, p->iova, p->size);
 }
 
 struct unaligned_param {
@@ -174,7 +165,8 @@ static void iommu_map_test_map_pages_partial(struct kunit *test)
 	const struct fake_iommu_call *call;
 	size_t size = 8 * SZ_4K;
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_script(test, domain, &fault), 0);
+	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
+	fake_iommu_script(test, domain, &fault);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
 					TEST_PROT, GFP_KERNEL), -ENOMEM);
 
@@ -184,6 +176,7 @@ static void iommu_map_test_map_pages_partial(struct kunit *test)
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, 3 * SZ_4K);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 0);
+	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
 
 /* The 4K pages before a 2M boundary map, then the 2M page fails. */
@@ -193,15 +186,15 @@ static void iommu_map_test_map_pages_second_chunk(struct kunit *test)
 	unsigned long iova = SZ_2M - 2 * SZ_4K;
 	size_t size = SZ_2M + 2 * SZ_4K;
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain,
-						  FAKE_IOMMU_MAP_PAGES, 2,
-						  -ENOMEM), 0);
+	fake_iommu_map_neighbours(test, domain, iova, size);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_MAP_PAGES, 2, -ENOMEM);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, iova, TEST_PHYS + iova, size,
 					TEST_PROT, GFP_KERNEL), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_MAP_PAGES), 2);
 	fake_iommu_expect_unmapped(test, domain, iova, size);
 	fake_iommu_expect_unmap_exactly(test, domain, iova, 2 * SZ_4K);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 0);
+	fake_iommu_expect_neighbours(test, domain, iova, size);
 }
 
 /*
@@ -225,13 +218,13 @@ static void iommu_map_test_attached_domain(struct kunit *test)
 	fake_iommu_expect_mapped(test, domain, TEST_IOVA, TEST_PHYS, size);
 	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, size), size);
 
-	fake_iommu_reset_calls(domain);
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain,
-						  FAKE_IOMMU_SYNC_MAP, 1, p->err), 0);
+	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
 					TEST_PROT, GFP_KERNEL), p->err);
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
+	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 
 	fake_iommu_detach_device(test, attached);
 	KUNIT_EXPECT_PTR_EQ(test, iommu_get_domain_for_dev(dev), def_domain);
@@ -251,6 +244,7 @@ static struct kunit_case iommu_map_test_cases[] = {
 
 static struct kunit_suite iommu_map_test_suite = {
 	.name = "iommu_map",
+	.init = fake_iommu_test_init,
 	.test_cases = iommu_map_test_cases,
 };
 

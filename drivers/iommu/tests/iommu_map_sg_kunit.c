@@ -97,8 +97,8 @@ static void iommu_map_sg_test_sync_error(struct kunit *test)
 	struct scatterlist *sgl = test_sgl(test, layout);
 	size_t size = layout->nents * PAGE_SIZE;
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP,
-						  1, p->err), 0);
+	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(domain, TEST_IOVA, sgl, layout->nents,
 					   TEST_PROT, GFP_KERNEL), p->err);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_MAP_PAGES),
@@ -106,6 +106,7 @@ static void iommu_map_sg_test_sync_error(struct kunit *test)
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, p->err);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
+	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
 
 /* The second of three chunks fails to map: the first must be unmapped. */
@@ -114,16 +115,17 @@ static void iommu_map_sg_test_middle_chunk_fails(struct kunit *test)
 	const struct sg_param *layout = &sg_layouts[2];
 	struct iommu_domain *domain = test_domain(test);
 	struct scatterlist *sgl = test_sgl(test, layout);
+	size_t size = layout->nents * PAGE_SIZE;
 
-	KUNIT_ASSERT_EQ(test, fake_iommu_fail_nth(test, domain,
-						  FAKE_IOMMU_MAP_PAGES, 2,
-						  -ENOMEM), 0);
+	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_MAP_PAGES, 2, -ENOMEM);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(domain, TEST_IOVA, sgl, layout->nents,
 					   TEST_PROT, GFP_KERNEL), -ENOMEM);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_MAP_PAGES), 2);
-	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, layout->nents * PAGE_SIZE);
+	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 0);
+	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
 
 static struct kunit_case iommu_map_sg_test_cases[] = {
@@ -135,6 +137,7 @@ static struct kunit_case iommu_map_sg_test_cases[] = {
 
 static struct kunit_suite iommu_map_sg_test_suite = {
 	.name = "iommu_map_sg",
+	.init = fake_iommu_test_init,
 	.test_cases = iommu_map_sg_test_cases,
 };
 

@@ -279,8 +279,27 @@ static struct kunit_case iommu_s390_test_cases[] = {
 	{}
 };
 
+static void s390_test_check_no_warn(void *data)
+{
+	KUNIT_EXPECT_FALSE_MSG(data, test_taint(TAINT_WARN),
+			       "the kernel WARNed during this case (see the log)");
+}
+
+/*
+ * This KUnit does not fail a case on a WARN, and the kernel only remembers
+ * that one happened: a case fails if the kernel WARNs while it runs or
+ * cleans up, or had WARNed before, when the case cannot see its own.
+ */
+static int s390_test_init(struct kunit *test)
+{
+	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
+			       "the kernel WARNed before this case, which cannot see its own WARNs");
+	return kunit_add_action_or_reset(test, s390_test_check_no_warn, test);
+}
+
 static struct kunit_suite iommu_s390_test_suite = {
 	.name = "iommu_s390",
+	.init = s390_test_init,
 	.test_cases = iommu_s390_test_cases,
 };
 
