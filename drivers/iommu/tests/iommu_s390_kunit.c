@@ -281,7 +281,9 @@ static struct kunit_case iommu_s390_test_cases[] = {
 
 static void s390_test_check_no_warn(void *data)
 {
-	KUNIT_EXPECT_FALSE_MSG(data, test_taint(TAINT_WARN),
+	struct kunit *test = data;
+
+	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
 			       "the kernel WARNed during this case (see the log)");
 }
 
