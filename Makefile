@@ -5,8 +5,10 @@
 #   LEGS="um x86_64 s390 patches-check" KERNELS="6.12 7.2 7.3": a share of it
 # make total   the verdict and total of make test's results (of separate jobs)
 # make bench   edit->result loop on UML, default tree and KDIR, vs kunit.py's
+# make coverage [ARCH=um|x86_64]   gcov kernel, lcov HTML and the table of
+#   error lines no case reaches, in results/<tree>/coverage/<arch>/
 #
-# make mutate  deliberate regressions, each must make a test fail
+# make mutate [MUTANTS=glob]  deliberate regressions, each must make a test fail
 # make presubmit PATCHES=file-or-dir   run the legs candidate patches need
 # make flake [N=20]   the UML leg N times, results must not differ
 # make objdump  s390_iommu_iotlb_sync_map() before/after, s390 cross build
@@ -28,13 +30,14 @@ PATCH_DIR ?=
 SCOPE ?=
 LEGS ?=
 KERNELS ?=
+MUTANTS ?=
 
 RUNNER := tools/iommu-kunit
-OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N) SCOPE=$(SCOPE) LEGS="$(LEGS)" KERNELS="$(KERNELS)"
+OPTS = ARCH=$(ARCH) KERNEL=$(KERNEL) KDIR=$(KDIR) SUITE=$(SUITE) PATCHES=$(PATCHES) PATCH_DIR=$(PATCH_DIR) N=$(N) SCOPE=$(SCOPE) LEGS="$(LEGS)" KERNELS="$(KERNELS)" MUTANTS="$(MUTANTS)"
 
-.PHONY: selftest run test total checkpatch bench mutate presubmit flake objdump patches patches-check prepare clean distclean
+.PHONY: selftest run test total checkpatch bench coverage mutate presubmit flake objdump patches patches-check prepare clean distclean
 
-run test total checkpatch bench mutate presubmit flake objdump patches patches-check prepare:
+run test total checkpatch bench coverage mutate presubmit flake objdump patches patches-check prepare:
 	@$(RUNNER) $@ $(OPTS)
 
 selftest:

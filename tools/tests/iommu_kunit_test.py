@@ -1040,6 +1040,47 @@ class LegMutantsTest(RunnerTestCase):
 		self.assertEqual(mutants('x86_64', '7.3.0'), ['tools/mutants/shared/x86.patch'])
 
 
+class MutantsFilterTest(RunnerTestCase):
+	"""make mutate MUTANTS=glob applies only the mutants it names, and a
+	glob that names none is an error, not an empty pass."""
+
+	STUBS = ('use_side_tree() { ARCH=$2; WORK=$TOP/w; RESULTS=$TOP/r; }\n'
+		 'stage_overlay() { [ ${#EXTRA_PATCHES[@]} -eq 0 ] || '
+		 'echo "staged $(basename "${EXTRA_PATCHES[0]}")"; }\n'
+		 'sync_work_tree() { :; }\n'
+		 'run_leg() { :; }\n'
+		 'log() { :; }\n')
+
+	def setUp(self):
+		super().setUp()
+		m = os.path.join(self.top, 'tools', 'mutants', 'um')
+		for name in ('01-a.patch', '02-b.patch', '03-bb.patch'):
+			write(os.path.join(m, name), '--- a/x\n')
+		write(os.path.join(self.top, 'kunitconfig', 'um.kunitconfig'))
+
+	def staged(self, glob):
+		r = self.source(self.STUBS + 'SURVIVORS=(); MUTANTS_KILLED=0; '
+				'MUTANTS_TOTAL=0\nmutate_tree\n'
+				'echo "total $MUTANTS_TOTAL"',
+				TOP=self.top, KVER='7.3.0', LEGS='um', MUTANTS=glob)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		return r.stdout.splitlines()
+
+	def test_all(self):
+		self.assertEqual(self.staged(''), ['staged 01-a.patch', 'staged 02-b.patch',
+						   'staged 03-bb.patch', 'total 3'])
+
+	def test_glob(self):
+		self.assertEqual(self.staged('*-b*'), ['staged 02-b.patch',
+						       'staged 03-bb.patch', 'total 2'])
+
+	def test_glob_matching_none(self):
+		r = self.source(self.STUBS + 'mutate_tree() { :; }\n'
+				'MUTANTS_TOTAL=0\ncmd_mutate',
+				TOP=self.top, KERNEL_GIVEN='7.3', MUTANTS='*zz*')
+		self.assertDies(r, 'no mutant', 'MUTANTS=*zz*')
+
+
 class LegsForFilesTest(RunnerTestCase):
 	"""One table (file_legs) says which legs a file matters to: make
 	presubmit runs those (every leg for a file it does not name), the
