@@ -804,10 +804,8 @@ static void fake_iommu_dev_release(struct device *dev)
 	kfree(to_fake_dev(dev));
 }
 
-static void fake_iommu_remove_device(void *dev)
-{
-	device_unregister(dev);
-}
+KUNIT_DEFINE_ACTION_WRAPPER(fake_iommu_remove_device, device_unregister,
+			    struct device *);
 
 /**
  * fake_iommu_add_device() - add a device behind the fake IOMMU
@@ -866,10 +864,8 @@ struct device *fake_iommu_add_device(struct kunit *test,
 }
 EXPORT_SYMBOL_GPL(fake_iommu_add_device);
 
-static void fake_iommu_free_domain_action(void *domain)
-{
-	iommu_domain_free(domain);
-}
+KUNIT_DEFINE_ACTION_WRAPPER(fake_iommu_free_domain_action, iommu_domain_free,
+			    struct iommu_domain *);
 
 /**
  * fake_iommu_alloc_domain() - allocate a paging domain through the core
@@ -953,6 +949,44 @@ void fake_iommu_detach_device(struct kunit *test,
 	kunit_release_action(test, fake_iommu_detach_action, a);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_detach_device);
+
+struct fake_iommu_pages {
+	struct page *page;
+	unsigned int order;
+};
+
+static void fake_iommu_free_pages_action(void *data)
+{
+	struct fake_iommu_pages *p = data;
+
+	__free_pages(p->page, p->order);
+}
+
+/**
+ * fake_iommu_alloc_pages() - pages for a test to map, freed when it ends
+ * @test: the test that owns the pages
+ * @order: the block is 2^@order pages
+ *
+ * Allocates a block of 2^@order physically contiguous pages (not a compound
+ * page: each is a page of its own) with alloc_pages(GFP_KERNEL), failing
+ * @test if there is no memory, and frees it when the test ends.
+ *
+ * Return: the block's first page.
+ */
+struct page *fake_iommu_alloc_pages(struct kunit *test, unsigned int order)
+{
+	struct fake_iommu_pages *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	p->order = order;
+	p->page = alloc_pages(GFP_KERNEL, order);
+	KUNIT_ASSERT_NOT_NULL(test, p->page);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							fake_iommu_free_pages_action,
+							p), 0);
+	return p->page;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_alloc_pages);
 
 static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
 {
@@ -1369,9 +1403,9 @@ void fake_iommu_expect_unmap_exactly(struct kunit *test,
 {
 	const struct fake_iommu_call *call, *sync = NULL;
 	unsigned long cur = iova;
-	unsigned int i, syncs = 0;
+	unsigned int i = 0, syncs = 0;
 
-	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_UNMAP_PAGES, i)); i++) {
+	fake_iommu_for_each_call(domain, FAKE_IOMMU_UNMAP_PAGES, call) {
 		KUNIT_EXPECT_EQ_MSG(test, call->iova, cur,
 				    "unmap #%u out of order or outside the range", i);
 		KUNIT_EXPECT_EQ_MSG(test, call->done, call->size,
@@ -1379,12 +1413,13 @@ void fake_iommu_expect_unmap_exactly(struct kunit *test,
 				    i, call->iova, call->iova + call->size,
 				    call->done);
 		cur = call->iova + call->size;
+		i++;
 	}
 	KUNIT_EXPECT_EQ_MSG(test, cur, iova + size,
 			    "the unmap did not cover [%#lx, %#lx) exactly",
 			    iova, iova + size);
 
-	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++) {
+	fake_iommu_for_each_call(domain, FAKE_IOMMU_IOTLB_SYNC, call) {
 		if (call->size) {
 			sync = call;
 			syncs++;

@@ -156,6 +156,7 @@ fake_iommu_attach_device(struct kunit *test, struct iommu_domain *domain,
 			 struct device *dev);
 void fake_iommu_detach_device(struct kunit *test,
 			      struct fake_iommu_attachment *a);
+struct page *fake_iommu_alloc_pages(struct kunit *test, unsigned int order);
 
 int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
 		      const struct fake_iommu_fault *fault);
@@ -179,6 +180,17 @@ const struct fake_iommu_call *fake_iommu_get_call(struct iommu_domain *domain,
 						  enum fake_iommu_op op,
 						  unsigned int idx);
 void fake_iommu_reset_calls(struct iommu_domain *domain);
+
+/**
+ * fake_iommu_for_each_call() - walk the call log, oldest first
+ * @domain: a paging domain of the fake driver
+ * @op: the operation, or FAKE_IOMMU_NR_OPS for calls of any operation
+ * @call: a const struct fake_iommu_call * cursor
+ */
+#define fake_iommu_for_each_call(domain, op, call)			\
+	for (unsigned int __fake_call_idx = 0;				\
+	     ((call) = fake_iommu_get_call(domain, op, __fake_call_idx));	\
+	     __fake_call_idx++)
 
 void fake_iommu_set_shadow_limit(struct iommu_domain *domain,
 				 unsigned long limit);

@@ -495,11 +495,6 @@ static const struct dma_op op_map_resource = {
 	.unmap = unmap_resource,
 };
 
-static void free_block_action(void *page)
-{
-	__free_pages(page, 3);
-}
-
 /*
  * A fake device whose default domain, of type @type, the core set up for
  * dma-iommu, with pages and a buffer for the mappings.
@@ -517,10 +512,7 @@ static struct dma_ctx *dma_setup_dev(struct kunit *test,
 	KUNIT_ASSERT_EQ(test, c->domain->type, type);
 	KUNIT_ASSERT_TRUE_MSG(test, use_dma_iommu(c->dev),
 			      "DMA API calls do not go through dma-iommu");
-	c->block = alloc_pages(GFP_KERNEL, 3);
-	KUNIT_ASSERT_NOT_NULL(test, c->block);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
-							c->block), 0);
+	c->block = fake_iommu_alloc_pages(test, 3);
 	c->buf = kunit_kmalloc(test, 256, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c->buf);
 	return c;
@@ -674,13 +666,12 @@ static int iommu_dma_test_init(struct kunit *test)
 static void expect_pages_freed(struct dma_ctx *c)
 {
 	const struct fake_iommu_call *call;
-	unsigned int i;
 	size_t off;
 
 	KUNIT_EXPECT_FALSE_MSG(c->test, READ_ONCE(page_events.overflow),
 			       "over %u page allocator events: raise PAGE_EVENTS_MAX",
 			       PAGE_EVENTS_MAX);
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, i)); i++) {
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_MAP_PAGES, call) {
 		for (off = 0; off < call->size; off += PAGE_SIZE)
 			KUNIT_EXPECT_TRUE_MSG(c->test,
 					      page_freed_after_alloc(PHYS_PFN(call->paddr + off)),
@@ -723,11 +714,10 @@ static void expect_next_map_works(struct dma_ctx *c, const struct dma_op *op,
 static bool unmap_was_queued(struct dma_ctx *c)
 {
 	const struct fake_iommu_call *call;
-	unsigned int i;
 
 	if (!fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES))
 		return false;
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, call)
 		if (call->size)
 			return false;
 	return true;
@@ -868,14 +858,14 @@ static void iommu_dma_test_unmap_queued(struct kunit *test)
 	const struct dma_param *p = test->param_value;
 	struct dma_ctx *c = dma_setup(test, p->fq);
 	const struct fake_iommu_call *call;
-	unsigned int i, syncs = 0;
+	unsigned int syncs = 0;
 
 	KUNIT_ASSERT_EQ(test, map_page(c), 0);
 	fake_iommu_reset_calls(c->domain);
 	unmap_page(c);
 	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES), 1);
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, call)
 		syncs += call->size != 0;
 	KUNIT_EXPECT_EQ_MSG(test, syncs, p->fq ? 0 : 1,
 			    "IOTLB syncs right after a %s unmap", p->name);

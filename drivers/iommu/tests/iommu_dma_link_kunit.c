@@ -104,11 +104,6 @@ struct link_ctx {
 	bool fq;
 };
 
-static void free_block_action(void *page)
-{
-	__free_pages(page, order_base_2(NR_BLOCK_PAGES));
-}
-
 static struct link_ctx *link_setup(struct kunit *test, bool fq)
 {
 	struct fake_iommu_dev_opts opts = {
@@ -127,10 +122,7 @@ static struct link_ctx *link_setup(struct kunit *test, bool fq)
 			fq ? IOMMU_DOMAIN_DMA_FQ : IOMMU_DOMAIN_DMA);
 	KUNIT_ASSERT_TRUE_MSG(test, use_dma_iommu(c->dev),
 			      "DMA API calls do not go through dma-iommu");
-	c->block = alloc_pages(GFP_KERNEL, order_base_2(NR_BLOCK_PAGES));
-	KUNIT_ASSERT_NOT_NULL(test, c->block);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
-							c->block), 0);
+	c->block = fake_iommu_alloc_pages(test, order_base_2(NR_BLOCK_PAGES));
 	memset(page_address(c->block), FILL, NR_BLOCK_PAGES * PAGE_SIZE);
 	return c;
 }
@@ -197,9 +189,9 @@ static void expect_unmapped_exactly(struct link_ctx *c, dma_addr_t iova,
 {
 	const struct fake_iommu_call *call;
 	dma_addr_t cur = iova;
-	unsigned int i;
+	unsigned int i = 0;
 
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_UNMAP_PAGES, i)); i++) {
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_UNMAP_PAGES, call) {
 		KUNIT_EXPECT_EQ_MSG(c->test, call->iova, cur,
 				    "unmap #%u starts outside [%pad, +%#zx)",
 				    i, &iova, size);
@@ -207,6 +199,7 @@ static void expect_unmapped_exactly(struct link_ctx *c, dma_addr_t iova,
 				    "unmap #%u of IOVA %#lx found nothing to unmap",
 				    i, call->iova);
 		cur = call->iova + call->size;
+		i++;
 	}
 	KUNIT_EXPECT_EQ_MSG(c->test, cur, iova + size,
 			    "the unmaps did not cover [%pad, +%#zx) exactly",
@@ -217,9 +210,8 @@ static void expect_unmapped_exactly(struct link_ctx *c, dma_addr_t iova,
 static bool unmap_was_queued(struct link_ctx *c)
 {
 	const struct fake_iommu_call *call;
-	unsigned int i;
 
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, call)
 		if (call->size)
 			return false;
 	return fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES) != 0;
@@ -553,9 +545,8 @@ static size_t unmapped_bytes(struct link_ctx *c)
 {
 	const struct fake_iommu_call *call;
 	size_t done = 0;
-	unsigned int i;
 
-	for (i = 0; (call = fake_iommu_get_call(c->domain, FAKE_IOMMU_UNMAP_PAGES, i)); i++)
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_UNMAP_PAGES, call)
 		done += call->done;
 	return done;
 }

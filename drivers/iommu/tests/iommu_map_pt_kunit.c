@@ -106,9 +106,9 @@ static void unmap_all(struct kunit *test, struct iommu_domain *domain,
 static unsigned int unmap_syncs(struct iommu_domain *domain)
 {
 	const struct fake_iommu_call *call;
-	unsigned int i, n = 0;
+	unsigned int n = 0;
 
-	for (i = 0; (call = fake_iommu_get_call(domain, FAKE_IOMMU_IOTLB_SYNC, i)); i++)
+	fake_iommu_for_each_call(domain, FAKE_IOMMU_IOTLB_SYNC, call)
 		n += call->size != 0;
 	return n;
 }

@@ -41,11 +41,6 @@ static const struct sg_param sg_layouts[] = {
 
 KUNIT_ARRAY_PARAM_DESC(sg_layouts, sg_layouts, name);
 
-static void free_block_action(void *page)
-{
-	__free_pages(page, 3);
-}
-
 static struct scatterlist *test_sgl(struct kunit *test,
 				    const struct sg_param *p)
 {
@@ -53,10 +48,7 @@ static struct scatterlist *test_sgl(struct kunit *test,
 	struct page *block;
 	unsigned int i;
 
-	block = alloc_pages(GFP_KERNEL, 3);
-	KUNIT_ASSERT_NOT_NULL(test, block);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, free_block_action,
-							block), 0);
+	block = fake_iommu_alloc_pages(test, 3);
 	sgl = kunit_kcalloc(test, p->nents, sizeof(*sgl), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, sgl);
 	sg_init_table(sgl, p->nents);
