@@ -1024,6 +1024,76 @@ static void iommu_dma_test_hypervisor_full(struct kunit *test)
 		dma_unmap_page(c->dev, handles[i], PAGE_SIZE, DMA_TO_DEVICE);
 }
 
+/* Every mapping path, on a strict domain, out of IOVA space. */
+static const struct multi_param iova_params[] = {
+	{ "map_page", &op_map_page },
+	{ "map_single_cross", &op_map_single_cross },
+	{ "map_sg", &op_map_sg },
+	{ "map_sg_offsets", &op_map_sg_offsets },
+	{ "map_sgtable", &op_map_sgtable },
+	{ "alloc_contiguous", &op_alloc_contiguous },
+	{ "alloc_remap", &op_alloc_remap },
+	{ "alloc_noncontiguous", &op_alloc_noncontiguous },
+	{ "map_resource", &op_map_resource },
+};
+
+KUNIT_ARRAY_PARAM_DESC(iova_params, iova_params, name);
+
+#define TINY_APERTURE_PAGES	16
+
+/*
+ * A domain whose aperture holds 16 pages, all taken by live mappings: the
+ * operation finds no IOVA, reports its documented error (as for -ENOMEM),
+ * maps nothing, leaves the live mappings alone; once they are gone the
+ * same operation works, so the failure took no IOVA with it. On a strict
+ * domain only: a DMA_FQ domain gives IOVAs back when its flush queue's
+ * timer fires, at a time no test controls.
+ */
+static void iommu_dma_test_iova_exhausted(struct kunit *test)
+{
+	const struct multi_param *p = test->param_value;
+	struct fake_iommu_dev_opts opts = {
+		.def_domain_type = IOMMU_DOMAIN_DMA,
+		.aperture_start = SZ_1M,
+		.aperture_end = SZ_1M + TINY_APERTURE_PAGES * PAGE_SIZE - 1,
+	};
+	struct dma_ctx *c = dma_setup_dev(test, &opts, IOMMU_DOMAIN_DMA);
+	dma_addr_t fill[TINY_APERTURE_PAGES + 1];
+	unsigned int n, i;
+	int ret;
+
+	for (n = 0; n <= TINY_APERTURE_PAGES; n++) {
+		fill[n] = dma_map_page(c->dev, c->block + ABOVE_PAGE, 0,
+				       PAGE_SIZE, DMA_TO_DEVICE);
+		if (dma_mapping_error(c->dev, fill[n]))
+			break;
+		KUNIT_EXPECT_GE(test, fill[n], opts.aperture_start);
+		KUNIT_EXPECT_LE(test, fill[n], opts.aperture_end);
+	}
+	KUNIT_ASSERT_EQ_MSG(test, n, TINY_APERTURE_PAGES,
+			    "the aperture did not hold exactly its pages");
+	c->live = n;
+	fake_iommu_reset_calls(c->domain);
+	page_events_reset();
+
+	ret = p->op->map(c);
+	KUNIT_EXPECT_EQ(test, ret, p->op->expected(-ENOMEM));
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_MAP_PAGES), 0);
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP), 0);
+	expect_unwound(c, p->op, ret, -ENOMEM);
+	for (i = 0; i < n; i++)
+		expect_iova_maps(c, fill[i], page_to_phys(c->block + ABOVE_PAGE),
+				 PAGE_SIZE);
+
+	for (i = 0; i < n; i++)
+		dma_unmap_page(c->dev, fill[i], PAGE_SIZE, DMA_TO_DEVICE);
+	c->live = 0;
+	KUNIT_ASSERT_EQ(test, p->op->map(c), 0);
+	p->op->check(c);
+	p->op->unmap(c);
+	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+}
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * Fail the n-th allocation of the operation, for n = 1, 2, ... until the
@@ -1105,6 +1175,7 @@ static struct kunit_case iommu_dma_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_test_alloc_noncontiguous, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_map_resource, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_unmap_queued, domain_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_iova_exhausted, iova_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_each_call, multi_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_nth_alloc, nth_params_gen_params),
 	KUNIT_CASE(iommu_dma_test_hypervisor_lazy_unmaps),
