@@ -1074,6 +1074,20 @@ class MutantsFilterTest(RunnerTestCase):
 		self.assertEqual(self.staged('*-b*'), ['staged 02-b.patch',
 						       'staged 03-bb.patch', 'total 2'])
 
+	def test_kernel_not_known_yet(self):
+		"""make mutate picks its legs before it knows the kernel."""
+		r = self.source(self.STUBS + 'unset KVER; leg_has_mutants um && echo um; '
+				'leg_has_mutants s390 || echo no-s390',
+				TOP=self.top)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		self.assertEqual(r.stderr, '')
+		self.assertEqual(r.stdout.split(), ['um', 'no-s390'])
+		write(os.path.join(self.top, 'tools', 'mutants', 'shared', 's.patch'),
+		      'Legs: x86_64 s390\n--- a/x\n')
+		r = self.source('leg_has_mutants s390 && leg_has_mutants x86_64 && '
+				'! leg_has_mutants s39', TOP=self.top)
+		self.assertEqual(r.returncode, 0, r.stderr)
+
 	def test_glob_matching_none(self):
 		r = self.source(self.STUBS + 'mutate_tree() { :; }\n'
 				'MUTANTS_TOTAL=0\ncmd_mutate',
