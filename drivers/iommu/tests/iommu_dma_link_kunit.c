@@ -15,6 +15,7 @@
  * The devices sit on the fake IOMMU, with a DMA (strict) or DMA_FQ (lazy)
  * default domain set up by the real IOMMU core for the real dma-iommu.
  */
+#include <kunit/device.h>
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/bio.h>
@@ -442,11 +443,55 @@ static void iommu_dma_link_test_unaligned(struct kunit *test)
 	expect_iova_reusable(c, phys, size);
 }
 
+/*
+ * dma_iova_try_alloc() is the caller's test for the IOVA-link API: it says
+ * no, with a state that says unused, when the IOVA space is full (a strict
+ * domain whose 16-page aperture is all live) and for a device that does
+ * not use dma-iommu (a KUnit device, behind no IOMMU).
+ */
+static void iommu_dma_link_test_try_alloc_fails(struct kunit *test)
+{
+	struct fake_iommu_dev_opts opts = {
+		.def_domain_type = IOMMU_DOMAIN_DMA,
+		.aperture_start = SZ_1M,
+		.aperture_end = SZ_1M + 16 * PAGE_SIZE - 1,
+	};
+	struct device *dev = fake_iommu_add_device(test, &opts);
+	struct page *page = fake_iommu_alloc_pages(test, 0);
+	struct dma_iova_state state;
+	dma_addr_t fill[16];
+	struct device *plain;
+	unsigned int i;
+
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state, 0, 16 * PAGE_SIZE));
+	dma_iova_free(dev, &state);
+	for (i = 0; i < ARRAY_SIZE(fill); i++) {
+		fill[i] = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, fill[i]));
+	}
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(dev, &state, 0, PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(iommu_get_domain_for_dev(dev),
+						      0, 0), 16);
+	for (i = 0; i < ARRAY_SIZE(fill); i++)
+		dma_unmap_page(dev, fill[i], PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_iova_try_alloc(dev, &state, 0, PAGE_SIZE));
+	dma_iova_free(dev, &state);
+
+	plain = kunit_device_register(test, "iommu_dma_link_plain");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, plain);
+	memset(&state, 0xff, sizeof(state));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(plain, &state, 0, PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+}
+
 static struct kunit_case iommu_dma_link_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_link_test_sync_fail_destroy, link_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_link_test_sync_fail_unlink, link_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_link_test_link_fail, link_fail_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_link_test_unaligned, link_params_gen_params),
+	KUNIT_CASE(iommu_dma_link_test_try_alloc_fails),
 	{}
 };
 
