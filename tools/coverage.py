@@ -184,11 +184,12 @@ def summarise(records, read_source, explained=frozenset()):
         errs = error_lines(src, start, end, inst)
         # An error test whose branches were not all taken: gcc often gives
         # the error path's own line (a return) no line of its own.
-        tests = [n for n in range(start, end + 1)
-                 if ERROR_TEST.match(src[n - 1].split('//')[0])
-                 and 0 in rec.branches.get(n, [1])]
-        for n in sorted(set(errs) | set(tests)):
-            if n in errs and inst[n] and n not in tests:
+        checks = [n for n in range(start, end + 1)
+                  if ERROR_TEST.match(src[n - 1].split('//')[0])
+                  and n in rec.branches]
+        tests = [n for n in checks if 0 in rec.branches[n]]
+        for n in sorted(set(errs) | set(checks)):
+            if n not in tests and (n not in errs or inst[n]):
                 continue
             code = src[n - 1].strip()
             entry = (suffix.rsplit('/', 1)[1], n, code,
@@ -198,7 +199,7 @@ def summarise(records, read_source, explained=frozenset()):
                 unreached.append((name,) + entry)
         rows.append((name, sum(1 for c in inst.values() if c), len(inst),
                      sum(1 for t in br if t), len(br),
-                     len(set(errs) | set(tests)), missed))
+                     len(set(errs) | set(checks)), missed))
     return rows, unreached
 
 

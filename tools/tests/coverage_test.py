@@ -114,7 +114,7 @@ class SummaryTest(unittest.TestCase):
     def test_row_and_unreached(self):
         rows, unreached = summarise()
         row = dict((r[0], r) for r in rows)['iommu_map']
-        self.assertEqual(row[1:6], (7, 12, 3, 4, 7))
+        self.assertEqual(row[1:6], (7, 12, 3, 4, 8))
         self.assertEqual([u[2] for u in unreached], [14, 15, 16, 19, 22, 23])
 
     def test_inlined_function_found_in_source(self):
