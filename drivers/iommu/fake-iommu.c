@@ -50,11 +50,12 @@
 
 #define FAKE_IOMMU_MAX_RULES	8
 /*
- * Like a real driver, map_pages allocates a leaf table, a page from the page
- * allocator with the gfp the core gives it, for each 2M of IOVA it maps with
- * pages smaller than that, the first time; the tables go with the domain.
+ * Like a real driver, map_pages allocates the tables a mapping needs, pages
+ * from the page allocator with the gfp the core gives it, the first time:
+ * a level-1 table per 1G of IOVA for any page under 1G, and a leaf table
+ * per 2M for pages under 2M. They go with the domain.
  */
-#define FAKE_TABLE_SPAN		SZ_2M
+static const unsigned long fake_table_spans[] = { SZ_1G, SZ_2M };
 #define FAKE_IOMMU_LOG_SIZE	512
 
 /* A page table entry: a value entry stored at the IOVA granule of its head. */
@@ -83,7 +84,7 @@ struct fake_iommu_domain {
 	/* Protects everything below, map_pages may run in atomic context. */
 	spinlock_t lock;
 	struct xarray ptes;
-	/* The leaf tables map_pages allocated, one per FAKE_TABLE_SPAN. */
+	/* The tables map_pages allocated (fake_alloc_tables()). */
 	struct xarray tables;
 	/* Hypervisor model: shadowed PTE heads; no limit means no model. */
 	struct xarray shadow;
@@ -278,30 +279,38 @@ static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
 static int fake_alloc_tables(struct fake_iommu_domain *fd, unsigned long iova,
 			     size_t pgsize, size_t pgcount, gfp_t gfp)
 {
-	unsigned long t, last, table;
+	unsigned long t, last, table, index;
+	unsigned int level;
 	int err;
 
-	if (!pgcount || pgsize >= FAKE_TABLE_SPAN ||
-	    iova + pgsize * pgcount - 1 < iova)
+	if (!pgcount || iova + pgsize * pgcount - 1 < iova)
 		return 0;
-	last = (iova + pgsize * pgcount - 1) / FAKE_TABLE_SPAN;
-	for (t = iova / FAKE_TABLE_SPAN; t <= last; t++) {
-		if (xa_load(&fd->tables, t))
+	for (level = 0; level < ARRAY_SIZE(fake_table_spans); level++) {
+		unsigned long span = fake_table_spans[level];
+
+		if (pgsize >= span)
 			continue;
-		table = get_zeroed_page(gfp);
-		if (!table)
-			return -ENOMEM;
-		/*
-		 * Irqs off: the ptes' xarray shares its lockdep class. No
-		 * __GFP_ZERO (dma-iommu passes it on) for the xarray's nodes,
-		 * whose cache has a constructor.
-		 */
-		err = xa_insert_irq(&fd->tables, t, (void *)table,
-				    gfp & ~__GFP_ZERO);
-		if (err)
-			free_page(table);
-		if (err && err != -EBUSY)
-			return err;
+		last = (iova + pgsize * pgcount - 1) / span;
+		for (t = iova / span; t <= last; t++) {
+			/* The levels interleave: no two tables share an index. */
+			index = t * ARRAY_SIZE(fake_table_spans) + level;
+			if (xa_load(&fd->tables, index))
+				continue;
+			table = get_zeroed_page(gfp);
+			if (!table)
+				return -ENOMEM;
+			/*
+			 * Irqs off: the ptes' xarray shares its lockdep
+			 * class. No __GFP_ZERO (dma-iommu passes it on) for
+			 * the xarray's nodes, whose cache has a constructor.
+			 */
+			err = xa_insert_irq(&fd->tables, index, (void *)table,
+					    gfp & ~__GFP_ZERO);
+			if (err)
+				free_page(table);
+			if (err && err != -EBUSY)
+				return err;
+		}
 	}
 	return 0;
 }
