@@ -103,6 +103,10 @@ struct link_ctx {
 	struct page *block;
 	struct dma_iova_state state;
 	bool fq;
+	/* Another user's live mappings around c->state's IOVA range. */
+	struct page *other;
+	dma_addr_t above, below;
+	unsigned long live;
 };
 
 static struct link_ctx *link_setup(struct kunit *test, bool fq)
@@ -239,15 +243,61 @@ static void expect_iova_reusable(struct link_ctx *c, phys_addr_t phys,
 	dma_iova_free(c->dev, &again);
 }
 
+static dma_addr_t map_other(struct link_ctx *c)
+{
+	dma_addr_t handle = dma_map_page(c->dev, c->other, 0, PAGE_SIZE,
+					 DMA_TO_DEVICE);
+
+	KUNIT_ASSERT_FALSE(c->test, dma_mapping_error(c->dev, handle));
+	return handle;
+}
+
 /*
- * What every unwind leaves: nothing mapped in the domain, the caller's pages
- * as they were, no page still counted as IOMMU-mapped by
- * CONFIG_IOMMU_DEBUG_PAGEALLOC (which WARNs if one is), no WARN.
+ * dma_iova_try_alloc() of c->state between two live mappings of another
+ * user of the device: the allocator hands IOVAs out top down, so a page
+ * mapped before lands right above the range, one mapped after right below
+ * it. An unwinding that unmaps more than the caller linked takes one with
+ * it; expect_clean() checks them, unmap_neighbours() ends them.
+ */
+static void try_alloc_between_neighbours(struct link_ctx *c, size_t size)
+{
+	c->other = fake_iommu_alloc_pages(c->test, 0);
+	c->above = map_other(c);
+	KUNIT_ASSERT_TRUE(c->test, dma_iova_try_alloc(c->dev, &c->state, 0, size));
+	c->below = map_other(c);
+	c->live = 2;
+	fake_iommu_reset_calls(c->domain);
+}
+
+static void expect_neighbours(struct link_ctx *c)
+{
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, c->above),
+			page_to_phys(c->other));
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, c->below),
+			page_to_phys(c->other));
+}
+
+static void unmap_neighbours(struct link_ctx *c)
+{
+	expect_neighbours(c);
+	dma_unmap_page(c->dev, c->above, PAGE_SIZE, DMA_TO_DEVICE);
+	dma_unmap_page(c->dev, c->below, PAGE_SIZE, DMA_TO_DEVICE);
+	c->live = 0;
+	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+}
+
+/*
+ * What every unwind leaves: nothing mapped in the domain but the live
+ * neighbours (intact), the caller's pages as they were, no page still
+ * counted as IOMMU-mapped by CONFIG_IOMMU_DEBUG_PAGEALLOC (which WARNs if
+ * one is), no WARN.
  */
 static void expect_clean(struct link_ctx *c)
 {
-	KUNIT_EXPECT_EQ_MSG(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0,
-			    "pages left mapped after the unwind");
+	KUNIT_EXPECT_EQ_MSG(c->test, fake_iommu_mapped_pages(c->domain, 0, 0),
+			    c->live, "pages left mapped after the unwind");
+	if (c->live)
+		expect_neighbours(c);
 	KUNIT_EXPECT_NULL_MSG(c->test,
 			      memchr_inv(page_address(c->block), FILL,
 					 NR_BLOCK_PAGES * PAGE_SIZE),
@@ -260,13 +310,11 @@ static void sync_fails(struct link_ctx *c, int err)
 {
 	const struct fake_iommu_call *call;
 
-	KUNIT_ASSERT_TRUE(c->test, dma_iova_try_alloc(c->dev, &c->state, 0,
-						      LINK_PAGES * PAGE_SIZE));
+	try_alloc_between_neighbours(c, LINK_PAGES * PAGE_SIZE);
 	KUNIT_ASSERT_EQ(c->test, link_ranges(c, ARRAY_SIZE(ranges)),
 			LINK_PAGES * PAGE_SIZE);
 	fake_iommu_reset_calls(c->domain);
-	KUNIT_ASSERT_EQ(c->test, fake_iommu_fail_next(c->test, c->domain,
-						      FAKE_IOMMU_SYNC_MAP, 1, err), 0);
+	fake_iommu_fail_next(c->test, c->domain, FAKE_IOMMU_SYNC_MAP, 1, err);
 
 	KUNIT_EXPECT_EQ(c->test, dma_iova_sync(c->dev, &c->state, 0,
 					       LINK_PAGES * PAGE_SIZE), err);
@@ -278,7 +326,8 @@ static void sync_fails(struct link_ctx *c, int err)
 	KUNIT_EXPECT_EQ(c->test, call->size, LINK_PAGES * PAGE_SIZE);
 	/* The caller unwinds: everything it linked is still there. */
 	KUNIT_EXPECT_EQ(c->test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES), 0);
-	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), LINK_PAGES);
+	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0),
+			LINK_PAGES + c->live);
 	fake_iommu_clear_faults(c->domain);
 	fake_iommu_reset_calls(c->domain);
 }
@@ -298,6 +347,7 @@ static void iommu_dma_link_test_sync_fail_destroy(struct kunit *test)
 	expect_unmapped_exactly(c, c->state.addr, LINK_PAGES * PAGE_SIZE);
 	expect_clean(c);
 	expect_iova_reusable(c, 0, LINK_PAGES * PAGE_SIZE);
+	unmap_neighbours(c);
 }
 
 /*
@@ -331,6 +381,7 @@ static void iommu_dma_link_test_sync_fail_unlink(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES), 0);
 	expect_clean(c);
 	expect_iova_reusable(c, 0, LINK_PAGES * PAGE_SIZE);
+	unmap_neighbours(c);
 }
 
 /*
@@ -371,8 +422,7 @@ static void iommu_dma_link_test_link_fail(struct kunit *test)
 	size_t linked;
 	unsigned int i;
 
-	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(c->dev, &c->state, 0,
-						   LINK_PAGES * PAGE_SIZE));
+	try_alloc_between_neighbours(c, LINK_PAGES * PAGE_SIZE);
 	fake_iommu_script(test, c->domain, &fault);
 	linked = link_ranges(c, p->k);
 	fake_iommu_reset_calls(c->domain);
@@ -401,6 +451,7 @@ static void iommu_dma_link_test_link_fail(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES), 0);
 	expect_clean(c);
 	expect_iova_reusable(c, 0, LINK_PAGES * PAGE_SIZE);
+	unmap_neighbours(c);
 }
 
 /*
