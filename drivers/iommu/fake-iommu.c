@@ -272,9 +272,9 @@ static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
 }
 
 /*
- * The leaf tables of [iova, iova + pgsize * pgcount), allocated with the
- * caller's gfp: a failure here is a driver's page table allocation failing.
- * (The xarray that keeps them retries its own allocations.)
+ * The tables [iova, iova + pgsize * pgcount) needs and does not have yet,
+ * allocated with the caller's gfp: a failure here is a driver's page table
+ * allocation failing. (The xarray that keeps them retries its own.)
  */
 static int fake_alloc_tables(struct fake_iommu_domain *fd, unsigned long iova,
 			     size_t pgsize, size_t pgcount, gfp_t gfp)
