@@ -6,8 +6,8 @@ usage: coverage.py TRACEFILE.info [--arch ARCH] [--explained README]
        coverage.py --gcda DUMP [--prefix DIR]
 
 The second form unpacks the gcov counters a QEMU guest sent out on its
-second serial port (tools/coverage/init: "=== path" then the file in
-base64, "=== end" last) into the build directory, next to the .gcno files
+second serial port (tools/qemu/init: "=== path" then the file in
+base64, "=== end" last; other sections are skipped) into the build directory, next to the .gcno files
 the paths name; --prefix DIR keeps only paths under DIR. Exit status 1 if
 the dump is incomplete (no "=== end": the guest died before the end).
 
@@ -236,7 +236,10 @@ def unpack_gcda(text, prefix=None):
                 return {p: d for p, d in files.items()
                         if prefix is None or p.startswith(prefix.rstrip('/')
                                                           + '/')}
-            cur, chunks = os.path.normpath('/' + name.lstrip('./')), []
+            # Another section of the guest's output (kmemleak's report).
+            cur = None if not name.endswith('.gcda') else \
+                os.path.normpath('/' + name.lstrip('./'))
+            chunks = []
         elif cur is not None and line:
             chunks.append(line)
     return None

@@ -169,7 +169,9 @@ class SummaryTest(unittest.TestCase):
 
 class GcdaTest(unittest.TestCase):
 
-    DUMP = ('\r\n=== ./b/drivers/iommu/iommu.gcda\r\n'
+    DUMP = ('=== kmemleak\r\nunreferenced object 0xffff (size 8):\r\n'
+            '=== kmemleak end\r\n'
+            '\r\n=== ./b/drivers/iommu/iommu.gcda\r\n'
             'AAEC\r\nAw==\r\n'
             '=== ./b/lib/x.gcda\r\nBA==\r\n'
             '=== end\r\n')

@@ -551,25 +551,34 @@ static dma_addr_t last_sync_iova(struct dma_ctx *c)
  */
 #define PAGE_EVENTS_MAX	2048
 
+struct page_event {
+	unsigned long pfn, nr;
+	bool free;
+	/* allocated by the operation for a buffer (see page_events_reset()) */
+	bool buffer;
+};
+
 static struct {
 	spinlock_t lock;	/* protects all below; probes run in any context */
+	struct task_struct *task;
 	unsigned int n;
 	bool overflow;
-	struct {
-		unsigned long pfn, nr;
-		bool free;
-	} e[PAGE_EVENTS_MAX];
+	struct page_event e[PAGE_EVENTS_MAX];
 } page_events = { .lock = __SPIN_LOCK_UNLOCKED(page_events.lock) };
 
-static void page_event(struct page *page, unsigned int order, bool free)
+static void page_event(struct page *page, unsigned int order, bool free,
+		       bool buffer)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&page_events.lock, flags);
 	if (page_events.n < PAGE_EVENTS_MAX) {
-		page_events.e[page_events.n].pfn = page_to_pfn(page);
-		page_events.e[page_events.n].nr = 1UL << order;
-		page_events.e[page_events.n++].free = free;
+		page_events.e[page_events.n++] = (struct page_event) {
+			.pfn = page_to_pfn(page),
+			.nr = 1UL << order,
+			.free = free,
+			.buffer = buffer && current == page_events.task,
+		};
 	} else {
 		page_events.overflow = true;
 	}
@@ -579,28 +588,50 @@ static void page_event(struct page *page, unsigned int order, bool free)
 static void probe_page_alloc(void *data, struct page *page, unsigned int order,
 			     gfp_t gfp, int migratetype)
 {
-	page_event(page, order, false);
+	page_event(page, order, false, gfp & __GFP_HIGHMEM);
 }
 
 static void probe_page_free(void *data, struct page *page, unsigned int order)
 {
-	page_event(page, order, true);
+	page_event(page, order, true, false);
 }
 
 static void probe_page_free_batched(void *data, struct page *page)
 {
-	page_event(page, 0, true);
+	page_event(page, 0, true, false);
 }
 
-/* Forget the page allocator's past: an operation under test starts. */
+/*
+ * Forget the page allocator's past: an operation under test starts, in
+ * this task. The pages it allocates with __GFP_HIGHMEM are buffer pages:
+ * dma-iommu's page arrays (__iommu_dma_alloc_pages() adds the flag, as
+ * the IOMMU maps highmem as well as any page) and vmalloc's; no slab,
+ * page table or stack depot page of a kernel asks for highmem.
+ */
 static void page_events_reset(void)
 {
 	unsigned long flags;
 
 	spin_lock_irqsave(&page_events.lock, flags);
+	page_events.task = current;
 	page_events.n = 0;
 	page_events.overflow = false;
 	spin_unlock_irqrestore(&page_events.lock, flags);
+}
+
+/* The @i-th event since the reset, if there is one. */
+static bool page_events_get(unsigned int i, struct page_event *e)
+{
+	unsigned long flags;
+	bool ret = false;
+
+	spin_lock_irqsave(&page_events.lock, flags);
+	if (i < page_events.n) {
+		*e = page_events.e[i];
+		ret = true;
+	}
+	spin_unlock_irqrestore(&page_events.lock, flags);
+	return ret;
 }
 
 /*
@@ -661,11 +692,16 @@ static int iommu_dma_test_init(struct kunit *test)
 
 /*
  * Every page dma-iommu asked the fake to map for the failed call (the fake
- * logged each map_pages call) went back to the page allocator.
+ * logged each map_pages call), and every buffer page the call allocated,
+ * mapped or not (a failure before the first map_pages, or part way through
+ * the allocation), went back to the page allocator.
  */
 static void expect_pages_freed(struct dma_ctx *c)
 {
 	const struct fake_iommu_call *call;
+	struct page_event e;
+	unsigned long pfn;
+	unsigned int i;
 	size_t off;
 
 	KUNIT_EXPECT_FALSE_MSG(c->test, READ_ONCE(page_events.overflow),
@@ -677,6 +713,14 @@ static void expect_pages_freed(struct dma_ctx *c)
 					      page_freed_after_alloc(PHYS_PFN(call->paddr + off)),
 					      "page at %pa + %#zx not freed",
 					      &call->paddr, off);
+	}
+	for (i = 0; page_events_get(i, &e); i++) {
+		if (!e.buffer)
+			continue;
+		for (pfn = e.pfn; pfn < e.pfn + e.nr; pfn++)
+			KUNIT_EXPECT_TRUE_MSG(c->test, page_freed_after_alloc(pfn),
+					      "buffer page (pfn %#lx of an order-%u allocation) not freed",
+					      pfn, ilog2(e.nr));
 	}
 }
 
