@@ -12,6 +12,8 @@
 #include <kunit/test.h>
 #include <linux/scatterlist.h>
 
+#include "../fake-iommu.h"
+
 #define S390_TEST_MAX_CALLS	16
 #define S390_TEST_FH		0x100
 #define S390_TEST_START_DMA	SZ_1M
@@ -198,6 +200,60 @@ static void s390_test_expect_unmapped(struct kunit *test,
 				    "IOVA %#lx still translates", iova + off);
 }
 
+/* The entry of s390's own translation table for @iova (0 if it has none). */
+static unsigned long s390_test_pte(struct s390_test_ctx *ctx, unsigned long iova)
+{
+	unsigned long *entry = dma_walk_cpu_trans(to_s390_domain(ctx->domain),
+						  iova, GFP_ATOMIC);
+
+	return entry ? READ_ONCE(*entry) : 0;
+}
+
+/*
+ * The last RPCIT is the one iommu_map()'s unwinding issued (the IOTLB
+ * sync of its unmap): for exactly the range it mapped, on the device.
+ */
+static void s390_test_expect_unwind_rpcit(struct kunit *test,
+					  struct s390_test_ctx *ctx, int nr_calls,
+					  unsigned long iova, size_t size)
+{
+	const struct s390_test_call *last;
+
+	KUNIT_ASSERT_EQ_MSG(test, ctx->nr_calls, nr_calls,
+			    "RPCITs: the failing refresh(es), then the unmap's");
+	last = &ctx->calls[nr_calls - 1];
+	KUNIT_EXPECT_EQ(test, last->fh, S390_TEST_FH);
+	KUNIT_EXPECT_EQ(test, last->addr, iova);
+	KUNIT_EXPECT_EQ(test, last->range, size);
+}
+
+/*
+ * Live mappings right below and right after [iova, iova + size), made
+ * before the test's RPCIT answers start (the RPCITs they issued are
+ * forgotten), so that an unwinding that unmaps too much shows.
+ */
+#define S390_TEST_BELOW_PA	(32 * SZ_1M)
+#define S390_TEST_ABOVE_PA	(48 * SZ_1M)
+
+static void s390_test_map_neighbours(struct kunit *test, struct s390_test_ctx *ctx,
+				     unsigned long iova, size_t size)
+{
+	KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, iova - SZ_4K, S390_TEST_BELOW_PA,
+					SZ_4K, IOMMU_READ, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, iova + size, S390_TEST_ABOVE_PA,
+					SZ_4K, IOMMU_READ, GFP_KERNEL), 0);
+	ctx->nr_calls = 0;
+}
+
+static void s390_test_expect_neighbours(struct kunit *test, struct s390_test_ctx *ctx,
+					unsigned long iova, size_t size)
+{
+	KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(ctx->domain, iova - SZ_4K),
+			    S390_TEST_BELOW_PA, "the mapping below the range");
+	KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(ctx->domain, iova + size),
+			    S390_TEST_ABOVE_PA, "the mapping after the range");
+}
+
 static void iommu_s390_test_map_success(struct kunit *test)
 {
 	struct s390_test_ctx *ctx = s390_test_setup(test, 2, 0);
@@ -221,15 +277,61 @@ static void iommu_s390_test_map_success(struct kunit *test)
 	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA, S390_TEST_SIZE);
 }
 
+/*
+ * Each page's entry: valid, the right address, and ZPCI_TABLE_PROTECTED
+ * exactly when the mapping does not allow writes (s390 has no write-only).
+ */
+static void iommu_s390_test_map_prot(struct kunit *test)
+{
+	static const struct {
+		int prot;
+		bool protected;
+	} maps[] = {
+		{ IOMMU_READ | IOMMU_WRITE, false },
+		{ IOMMU_READ, true },
+		{ IOMMU_WRITE, false },
+	};
+	struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
+	phys_addr_t paddr = 64 * SZ_1M;
+	unsigned long iova, pte;
+	size_t off;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		iova = S390_TEST_IOVA + i * S390_TEST_SIZE;
+		KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, iova, paddr + iova, S390_TEST_SIZE,
+						maps[i].prot, GFP_KERNEL), 0);
+	}
+	for (i = 0; i < ARRAY_SIZE(maps); i++) {
+		iova = S390_TEST_IOVA + i * S390_TEST_SIZE;
+		for (off = 0; off < S390_TEST_SIZE; off += SZ_4K) {
+			pte = s390_test_pte(ctx, iova + off);
+			KUNIT_EXPECT_EQ_MSG(test, pte & ZPCI_PTE_VALID_MASK,
+					    ZPCI_PTE_VALID, "map %d + %#zx", i, off);
+			KUNIT_EXPECT_EQ_MSG(test, pte & ZPCI_PTE_ADDR_MASK,
+					    paddr + iova + off, "map %d + %#zx", i, off);
+			KUNIT_EXPECT_EQ_MSG(test, !!(pte & ZPCI_TABLE_PROTECTED),
+					    maps[i].protected, "map %d (prot %#x) + %#zx",
+					    i, maps[i].prot, off);
+		}
+		KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, iova, S390_TEST_SIZE),
+				S390_TEST_SIZE);
+	}
+	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA,
+				  ARRAY_SIZE(maps) * S390_TEST_SIZE);
+}
+
 struct s390_fail_param {
 	const char *name;
 	int answers[2];
 	int err;
+	/* RPCITs: the refresh, the global one after -ENOMEM, the unmap's */
+	int nr_calls;
 };
 
 static const struct s390_fail_param s390_fail_params[] = {
-	{ "EIO", { -EIO }, -EIO },
-	{ "ENOMEM_twice", { -ENOMEM, -ENOMEM }, -ENOMEM },
+	{ "EIO", { -EIO }, -EIO, 2 },
+	{ "ENOMEM_twice", { -ENOMEM, -ENOMEM }, -ENOMEM, 3 },
 };
 
 KUNIT_ARRAY_PARAM_DESC(s390_fail_params, s390_fail_params, name);
@@ -240,12 +342,16 @@ static void iommu_s390_test_map_fails(struct kunit *test)
 	const struct s390_fail_param *p = test->param_value;
 	struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
 
+	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, S390_TEST_SIZE);
 	ctx->answers = p->answers;
 	ctx->nr_answers = ARRAY_SIZE(p->answers);
 	KUNIT_EXPECT_EQ(test, iommu_map(ctx->domain, S390_TEST_IOVA, 64 * SZ_1M,
 					S390_TEST_SIZE, IOMMU_READ | IOMMU_WRITE,
 					GFP_KERNEL), p->err);
 	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA, S390_TEST_SIZE);
+	s390_test_expect_unwind_rpcit(test, ctx, p->nr_calls, S390_TEST_IOVA,
+				      S390_TEST_SIZE);
+	s390_test_expect_neighbours(test, ctx, S390_TEST_IOVA, S390_TEST_SIZE);
 }
 
 static void iommu_s390_test_map_sg_fails(struct kunit *test)
@@ -256,52 +362,99 @@ static void iommu_s390_test_map_sg_fails(struct kunit *test)
 	struct page *block;
 	int i;
 
+	size_t size = ARRAY_SIZE(sgl) * PAGE_SIZE;
+
 	block = alloc_pages(GFP_KERNEL, 3);
 	KUNIT_ASSERT_NOT_NULL(test, block);
 	sg_init_table(sgl, ARRAY_SIZE(sgl));
 	for (i = 0; i < ARRAY_SIZE(sgl); i++)
 		sg_set_page(&sgl[i], block + 2 * i, PAGE_SIZE, 0);
+	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, size);
 	ctx->answers = p->answers;
 	ctx->nr_answers = ARRAY_SIZE(p->answers);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(ctx->domain, S390_TEST_IOVA, sgl,
 					   ARRAY_SIZE(sgl), IOMMU_READ, GFP_KERNEL),
 			p->err);
-	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA,
-				  ARRAY_SIZE(sgl) * PAGE_SIZE);
+	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA, size);
+	s390_test_expect_unwind_rpcit(test, ctx, p->nr_calls, S390_TEST_IOVA, size);
+	s390_test_expect_neighbours(test, ctx, S390_TEST_IOVA, size);
 	__free_pages(block, 3);
 }
+
+/*
+ * s390_iommu_map_pages() failing part way: fail each allocation of
+ * iommu_map() in turn (current->fail_nth), on a fresh domain each time, for
+ * four pages across a page table boundary (two in one page table, two in
+ * the next). The allocation of the second page table comes after the first
+ * two pages were made valid: s390_iommu_validate_trans() must invalidate
+ * them again, the first one included, since the core unmaps nothing of a
+ * map_pages call that failed. Each failure: -ENOMEM, no valid entry in the
+ * range, no RPCIT. At least two allocations must fail the map.
+ */
+#ifdef CONFIG_FAULT_INJECTION
+static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
+{
+	unsigned long iova = S390_TEST_IOVA + SZ_1M - 2 * SZ_4K;
+	phys_addr_t paddr = 64 * SZ_1M;
+	unsigned int n, failures = 0;
+	size_t off;
+
+	fake_iommu_enable_fail_nth(test);
+	for (n = 1; n < 100; n++) {
+		struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
+		unsigned int left;
+		int ret;
+
+		WRITE_ONCE(current->fail_nth, n);
+		ret = iommu_map(ctx->domain, iova, paddr, S390_TEST_SIZE,
+				IOMMU_READ | IOMMU_WRITE, GFP_KERNEL);
+		left = READ_ONCE(current->fail_nth);
+		WRITE_ONCE(current->fail_nth, 0);
+
+		if (!ret) {
+			for (off = 0; off < S390_TEST_SIZE; off += SZ_4K)
+				KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(ctx->domain, iova + off),
+						paddr + off);
+			KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, iova, S390_TEST_SIZE),
+					S390_TEST_SIZE);
+			if (left)	/* fewer than n allocations: done */
+				break;
+			continue;
+		}
+		failures++;
+		KUNIT_EXPECT_EQ_MSG(test, left, 0,
+				    "allocation %u failed the map without being injected", n);
+		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+		s390_test_expect_unmapped(test, ctx->domain, iova, S390_TEST_SIZE);
+		KUNIT_EXPECT_EQ_MSG(test, ctx->nr_calls, 0, "RPCIT after a failed map_pages");
+	}
+	KUNIT_EXPECT_LT(test, n, 100);
+	KUNIT_EXPECT_GE_MSG(test, failures, 2,
+			    "%u of %u injected failures failed the map", failures, n - 1);
+	kunit_info(test, "%u allocation sites, %u failed the map and unwound",
+		   n - 1, failures);
+}
+#else
+static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
+}
+#endif
 
 static struct kunit_case iommu_s390_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_s390_test_sync_map, s390_sync_params_gen_params),
 	KUNIT_CASE(iommu_s390_test_map_success),
+	KUNIT_CASE(iommu_s390_test_map_prot),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_fails, s390_fail_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_sg_fails, s390_fail_params_gen_params),
+	KUNIT_CASE(iommu_s390_test_map_pages_fail_nth),
 	{}
 };
 
-static void s390_test_check_no_warn(void *data)
-{
-	struct kunit *test = data;
-
-	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
-			       "the kernel WARNed during this case (see the log)");
-}
-
-/*
- * This KUnit does not fail a case on a WARN, and the kernel only remembers
- * that one happened: a case fails if the kernel WARNs while it runs or
- * cleans up, or had WARNed before, when the case cannot see its own.
- */
-static int s390_test_init(struct kunit *test)
-{
-	KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
-			       "the kernel WARNed before this case, which cannot see its own WARNs");
-	return kunit_add_action_or_reset(test, s390_test_check_no_warn, test);
-}
-
 static struct kunit_suite iommu_s390_test_suite = {
 	.name = "iommu_s390",
-	.init = s390_test_init,
+	/* A case fails if the kernel WARNs (the fake's check, shared). */
+	.init = fake_iommu_test_init,
 	.test_cases = iommu_s390_test_cases,
 };
 
