@@ -819,6 +819,48 @@ class QemuAccelTest(RunnerTestCase):
 		self.assertEqual(r.stdout.strip(), '[]')
 
 
+class LegExtraArgsTest(RunnerTestCase):
+	"""leg_extra_args: the x86_64 guest's initramfs and /init (kmemleak,
+	make coverage's counters), nothing for the other legs but make
+	coverage's gcov."""
+
+	def args(self, arch, variant=''):
+		build = os.path.join(self.tmp, 'build')
+		os.makedirs(build, exist_ok=True)
+		out = self.lines(f'leg_extra_args {shlex.quote(build)} {variant}',
+				 ARCH=arch, TOP='/top', TOOLS='/top/tools')
+		return build, out
+
+	def test_x86_64_boots_the_init(self):
+		build, out = self.args('x86_64')
+		self.assertEqual(out, [
+			f'--kunitconfig={build}/initramfs.kunitconfig',
+			'--qemu_config=/top/tools/qemu/x86_64.py',
+			f'--qemu_args=-serial file:{build}/guest.out'])
+		self.assertEqual(read(os.path.join(build, 'initramfs.kunitconfig')),
+				 f'CONFIG_INITRAMFS_SOURCE="{build}/initramfs.list"\n')
+		initramfs = read(os.path.join(build, 'initramfs.list')).splitlines()
+		self.assertIn('file /init /top/tools/qemu/init 0755 0 0', initramfs)
+		self.assertIn('file /bin/busybox /bin/busybox 0755 0 0', initramfs)
+		self.assertIn('nod /dev/ttyS1 0600 0 0 c 4 65', initramfs)
+
+	def test_x86_64_coverage_adds_gcov(self):
+		build, out = self.args('x86_64', 'coverage')
+		self.assertEqual(out[0], '--kunitconfig=/top/kunitconfig/coverage/x86_64.kunitconfig')
+		self.assertIn(f'--qemu_args=-serial file:{build}/guest.out', out)
+		self.assertEqual([a for a in out if a.startswith('--make_options=')],
+				 ['--make_options=GCOV_PROFILE_iommu.o=y',
+				  '--make_options=GCOV_PROFILE_dma-iommu.o=y',
+				  '--make_options=GCOV_PROFILE_s390-iommu.o=y'])
+
+	def test_other_legs(self):
+		for arch in ('um', 's390'):
+			with self.subTest(arch=arch):
+				self.assertEqual(self.args(arch)[1], [])
+		self.assertEqual(self.args('um', 'coverage')[1],
+				 ['--kunitconfig=/top/kunitconfig/coverage/um.kunitconfig'])
+
+
 class CcacheDependTest(RunnerTestCase):
 	"""Our builds use ccache's depend mode unless the user chose; kunit.py's
 	own loop in make bench gets ccache as the user has it."""
