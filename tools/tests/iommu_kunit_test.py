@@ -1082,6 +1082,21 @@ class LegMutantsTest(RunnerTestCase):
 		self.assertEqual(mutants('x86_64', '7.3.0'), ['tools/mutants/shared/x86.patch'])
 
 
+class MutantKmemleakTest(RunnerTestCase):
+	"""A mutant's run scans with kmemleak only if its header says so."""
+
+	def kmemleak(self, text):
+		path = os.path.join(self.tmp, 'm.patch')
+		write(path, text)
+		return self.lines(f'mutant_kmemleak {shlex.quote(path)}')
+
+	def test_header(self):
+		self.assertEqual(self.kmemleak('Oracle: kmemleak\nLeaks.\n\n--- a/x\n'), ['on'])
+		self.assertEqual(self.kmemleak('Leaks.\n\n--- a/x\n'), ['off'])
+		# Only a line of its own, not a mention.
+		self.assertEqual(self.kmemleak('Seen by Oracle: kmemleak too.\n'), ['off'])
+
+
 class MutantsFilterTest(RunnerTestCase):
 	"""make mutate MUTANTS=glob applies only the mutants it names, and a
 	glob that names none is an error, not an empty pass."""
