@@ -634,31 +634,39 @@ static bool page_events_get(unsigned int i, struct page_event *e)
 	return ret;
 }
 
+static bool page_event_covers(const struct page_event *e, unsigned long pfn)
+{
+	return pfn >= e->pfn && pfn < e->pfn + e->nr;
+}
+
+/* Was @pfn freed by one of the events after the @from-th? */
+static bool page_freed_since(unsigned int from, unsigned long pfn)
+{
+	struct page_event e;
+	unsigned int i;
+
+	for (i = from + 1; page_events_get(i, &e); i++)
+		if (e.free && page_event_covers(&e, pfn))
+			return true;
+	return false;
+}
+
 /*
- * Was @pfn freed after it was allocated, since the reset? A page freed by
- * someone else and then allocated (and leaked) by dma-iommu was not; for a
- * page the log saw no allocation of, the page's refcount must be zero (the
- * tail pages of a non-compound high-order allocation always count zero;
- * such an allocation is caught through its head page).
+ * Was @pfn freed after it was first allocated, since the reset? A page
+ * freed by someone else and then allocated (and leaked) by dma-iommu was
+ * not; for a page the log saw no allocation of, the page's refcount must
+ * be zero (the tail pages of a non-compound high-order allocation always
+ * count zero; such an allocation is caught through its head page).
  */
 static bool page_freed_after_alloc(unsigned long pfn)
 {
-	unsigned long flags;
-	bool allocated = false, freed = false;
+	struct page_event e;
 	unsigned int i;
 
-	spin_lock_irqsave(&page_events.lock, flags);
-	for (i = 0; i < page_events.n && !freed; i++) {
-		if (pfn < page_events.e[i].pfn ||
-		    pfn >= page_events.e[i].pfn + page_events.e[i].nr)
-			continue;
-		if (!page_events.e[i].free)
-			allocated = true;
-		else if (allocated)
-			freed = true;
-	}
-	spin_unlock_irqrestore(&page_events.lock, flags);
-	return allocated ? freed : !page_ref_count(pfn_to_page(pfn));
+	for (i = 0; page_events_get(i, &e); i++)
+		if (!e.free && page_event_covers(&e, pfn))
+			return page_freed_since(i, pfn);
+	return !page_ref_count(pfn_to_page(pfn));
 }
 
 static void unwatch_pages(void *unused)
@@ -714,11 +722,12 @@ static void expect_pages_freed(struct dma_ctx *c)
 					      "page at %pa + %#zx not freed",
 					      &call->paddr, off);
 	}
+	/* Each buffer allocation, even of a page the call had freed before. */
 	for (i = 0; page_events_get(i, &e); i++) {
 		if (!e.buffer)
 			continue;
 		for (pfn = e.pfn; pfn < e.pfn + e.nr; pfn++)
-			KUNIT_EXPECT_TRUE_MSG(c->test, page_freed_after_alloc(pfn),
+			KUNIT_EXPECT_TRUE_MSG(c->test, page_freed_since(i, pfn),
 					      "buffer page (pfn %#lx of an order-%u allocation) not freed",
 					      pfn, ilog2(e.nr));
 	}
