@@ -5,10 +5,13 @@
  * A real struct iommu_device, registered with the IOMMU core on a bus of its
  * own, so that the devices tests put on that bus are probed, grouped and
  * given default domains by the real core, exactly as a hardware driver's
- * devices are. Its paging domains keep an honest page table (an xarray from
- * IOVA granule to physical address, page size and prot), record every call
- * the core makes into them, and fail map_pages and iotlb_sync_map calls as a
- * test scripts.
+ * devices are. A test may ask for an untrusted PCI function instead, on a
+ * fake PCI host bridge, for dma-iommu's swiotlb paths. Either kind carries
+ * a fwspec naming the fake IOMMU, with an ID by which the fake finds it.
+ * Its paging domains keep an honest page table (an xarray from IOVA granule
+ * to physical address, page size and prot), record every call the core
+ * makes into them, and fail map_pages and iotlb_sync_map calls as a test
+ * scripts.
  *
  * Its iotlb_sync_map runs the same logic as s390's, iommu_sync_map_refresh(),
  * with a fake RPCIT per attached device. Behind that RPCIT sits a model of a
@@ -34,10 +37,12 @@
 #include <linux/mman.h>
 #include <linux/panic.h>
 #include <linux/mount.h>
+#include <linux/pci.h>
 #include <linux/property.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
@@ -104,13 +109,23 @@ PT_IOMMU_CHECK_DOMAIN(struct fake_iommu_domain, amdv1.iommu, domain);
 #endif
 
 struct fake_iommu_dev {
-	struct device dev;
+	/* &own_dev, or the fake PCI function's (opts.untrusted_pci) */
+	struct device *dev;
+	/* The ID in the device's fwspec: its index in fake_iommu_devs. */
+	u32 id;
 	struct fake_iommu_dev_opts opts;
 	u64 dma_mask;
 	/* The fake paging domain the device is attached to, if any. */
 	struct fake_iommu_domain *domain;
 	struct list_head domain_node;
+	/* The device, when it is on the fake IOMMU's own bus. */
+	struct device own_dev;
+	/* The fake PCI function's host bridge, with opts.untrusted_pci. */
+	struct fake_iommu_pci_host *pci_host;
 };
+
+/* Every fake device, by the ID its fwspec carries, as a real driver's. */
+static DEFINE_XARRAY_ALLOC(fake_iommu_devs);
 
 static struct {
 	struct iommu_device iommu;
@@ -131,11 +146,19 @@ static struct fake_iommu_domain *to_fake_domain(struct iommu_domain *domain)
 	return container_of(domain, struct fake_iommu_domain, domain);
 }
 
+/*
+ * A device of the fake IOMMU, found as a real driver finds its own: by the
+ * IOMMU its fwspec names and the ID in it. NULL for any other device, and
+ * for one the core has released (the core frees the fwspec with it).
+ */
 static struct fake_iommu_dev *to_fake_dev(struct device *dev)
 {
-	if (!dev || dev->bus != &fake_iommu_bus)
+	struct iommu_fwspec *fwspec = dev ? dev_iommu_fwspec_get(dev) : NULL;
+
+	if (!fwspec || fwspec->iommu_fwnode != fake_iommu.iommu.fwnode ||
+	    fwspec->num_ids != 1)
 		return NULL;
-	return container_of(dev, struct fake_iommu_dev, dev);
+	return xa_load(&fake_iommu_devs, fwspec->ids[0]);
 }
 
 static void *fake_pte_make(phys_addr_t phys, size_t pgsize, int prot)
@@ -487,13 +510,13 @@ static int fake_rpcit(struct fake_iommu_domain *fd, struct list_head *node,
 	int ret;
 
 	spin_lock_irqsave(&fd->lock, flags);
-	ret = fake_fault_check(fd, op, &fdev->dev, iova, size, &partial);
+	ret = fake_fault_check(fd, op, fdev->dev, iova, size, &partial);
 	if (!ret)
 		ret = op == FAKE_IOMMU_REFRESH ? fake_shadow_refresh(fd, iova, size) :
 						 fake_shadow_refresh_all(fd);
 	call = fake_record(fd, op, iova, size, 0, 0, ret);
 	if (call)
-		call->dev = &fdev->dev;
+		call->dev = fdev->dev;
 	spin_unlock_irqrestore(&fd->lock, flags);
 	return ret;
 }
@@ -806,33 +829,199 @@ static const struct iommu_ops fake_iommu_ops = {
 	.default_domain_ops = &fake_iommu_domain_ops,
 };
 
+static void fake_iommu_dev_free(struct fake_iommu_dev *fdev)
+{
+	xa_erase(&fake_iommu_devs, fdev->id);
+	kfree(fdev);
+}
+
+/* A device on the fake IOMMU's bus, which lives in its fake_iommu_dev. */
 static void fake_iommu_dev_release(struct device *dev)
 {
 	if (dev->iommu)
 		dev_iommu_free(dev);
-	kfree(to_fake_dev(dev));
+	fake_iommu_dev_free(container_of(dev, struct fake_iommu_dev, own_dev));
 }
 
-KUNIT_DEFINE_ACTION_WRAPPER(fake_iommu_remove_device, device_unregister,
-			    struct device *);
+static int fake_iommu_init_bus_dev(struct fake_iommu_dev *fdev)
+{
+	static atomic_t next_id = ATOMIC_INIT(0);
+	struct device *dev = &fdev->own_dev;
+
+	device_initialize(dev);
+	dev->release = fake_iommu_dev_release;
+	dev->bus = &fake_iommu_bus;
+	fdev->dma_mask = DMA_BIT_MASK(64);
+	dev->dma_mask = &fdev->dma_mask;
+	dev->coherent_dma_mask = DMA_BIT_MASK(64);
+	fdev->dev = dev;
+	return dev_set_name(dev, "fake_iommu_dev%d", atomic_inc_return(&next_id));
+}
+
+#if IS_ENABLED(CONFIG_PCI) && defined(CONFIG_X86)
+/*
+ * A PCI host bridge of its own for each fake PCI function: no window, no
+ * DMA range, no ACPI companion, and no function answering in its config
+ * space. x86 takes the PCI domain, which must be unique, from the sysdata.
+ */
+struct fake_iommu_pci_host {
+	struct pci_sysdata sd;
+	struct pci_bus *bus;
+};
+
+static int fake_pci_read(struct pci_bus *bus, unsigned int devfn, int where,
+			 int size, u32 *val)
+{
+	PCI_SET_ERROR_RESPONSE(val);
+	return PCIBIOS_DEVICE_NOT_FOUND;
+}
+
+static int fake_pci_write(struct pci_bus *bus, unsigned int devfn, int where,
+			  int size, u32 val)
+{
+	return PCIBIOS_DEVICE_NOT_FOUND;
+}
+
+static struct pci_ops fake_pci_ops = {
+	.read = fake_pci_read,
+	.write = fake_pci_write,
+};
+
+static void fake_pci_host_remove(struct fake_iommu_pci_host *host)
+{
+	struct device *bridge = host->bus->bridge;
+
+	pci_lock_rescan_remove();
+	pci_stop_root_bus(host->bus);
+	pci_remove_root_bus(host->bus);
+	pci_unlock_rescan_remove();
+	/* pci_remove_root_bus() deletes the bridge; its creator puts it. */
+	put_device(bridge);
+	kfree(host);
+}
+
+static void fake_pci_release(struct device *dev)
+{
+	struct pci_dev *pdev = to_pci_dev(dev);
+
+	if (dev->iommu)
+		dev_iommu_free(dev);
+	put_device(&pdev->bus->dev);
+	kfree(pdev);
+}
+
+/*
+ * A PCI function as dma-iommu sees an external one (a Thunderbolt device,
+ * say): untrusted, so it bounces every buffer that does not fill whole IOMMU
+ * granules through swiotlb. Only what the IOMMU core and dma-iommu read is
+ * set: no driver ever binds (match_driver stays false), and it is not on
+ * its bus's list of functions, which only PCI's own enumeration keeps.
+ */
+static int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev)
+{
+	static atomic_t next_domain = ATOMIC_INIT(0xffff);
+	struct fake_iommu_pci_host *host;
+	struct pci_dev *pdev;
+	LIST_HEAD(resources);
+	struct device *dev;
+
+	host = kzalloc_obj(*host);
+	if (!host)
+		return -ENOMEM;
+	/* Above the 16-bit segment numbers firmware gives real ones. */
+	host->sd.domain = atomic_inc_return(&next_domain);
+	host->sd.node = NUMA_NO_NODE;
+	host->bus = pci_create_root_bus(NULL, 0, &fake_pci_ops, &host->sd,
+					&resources);
+	if (!host->bus) {
+		kfree(host);
+		return -ENOMEM;
+	}
+	pdev = pci_alloc_dev(host->bus);
+	if (!pdev) {
+		fake_pci_host_remove(host);
+		return -ENOMEM;
+	}
+	fdev->pci_host = host;
+	pdev->devfn = PCI_DEVFN(0, 0);
+	pdev->vendor = PCI_VENDOR_ID_REDHAT;
+	pdev->device = 0x0005;	/* QEMU's PCI test device */
+	pdev->class = PCI_CLASS_OTHERS << 8;
+	pdev->hdr_type = PCI_HEADER_TYPE_NORMAL;
+	pdev->cfg_size = PCI_CFG_SPACE_SIZE;
+	pdev->current_state = PCI_UNKNOWN;
+	pdev->error_state = pci_channel_io_normal;
+	pdev->untrusted = 1;
+	pdev->dma_mask = DMA_BIT_MASK(64);
+	dev = &pdev->dev;
+	device_initialize(dev);
+	dev->release = fake_pci_release;
+	dev->bus = &pci_bus_type;
+	dev->parent = host->bus->bridge;
+	dev->dma_mask = &pdev->dma_mask;
+	dev->coherent_dma_mask = DMA_BIT_MASK(64);
+	dev->dma_parms = &pdev->dma_parms;
+	fdev->dev = dev;
+	return dev_set_name(dev, "%04x:%02x:%02x.%d", pci_domain_nr(host->bus),
+			    host->bus->number, PCI_SLOT(pdev->devfn),
+			    PCI_FUNC(pdev->devfn));
+}
+#else
+struct fake_iommu_pci_host;
+
+static void fake_pci_host_remove(struct fake_iommu_pci_host *host)
+{
+}
+
+static int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev)
+{
+	return -EOPNOTSUPP;
+}
+#endif
+
+/* Drops a device that is not (or no longer) added, and all it has. */
+static void fake_iommu_put_device(struct fake_iommu_dev *fdev)
+{
+	struct fake_iommu_pci_host *host = fdev->pci_host;
+
+	if (!fdev->dev) {
+		fake_iommu_dev_free(fdev);
+		return;
+	}
+	put_device(fdev->dev);
+	if (host) {
+		fake_pci_host_remove(host);
+		fake_iommu_dev_free(fdev);
+	}
+	/* Else the device's release freed @fdev. */
+}
+
+static void fake_iommu_remove_device(void *data)
+{
+	struct fake_iommu_dev *fdev = data;
+
+	device_del(fdev->dev);
+	fake_iommu_put_device(fdev);
+}
 
 /**
  * fake_iommu_add_device() - add a device behind the fake IOMMU
  * @test: the test that owns the device; it is removed when the test ends
  * @opts: how the device and its domains look, or NULL for the defaults
  *
- * The device is added to the fake IOMMU's bus with a fwspec naming the fake
- * IOMMU, so the IOMMU core probes it with the fake driver (and never with
- * another IOMMU driver registered in the same kernel), puts it in a group of
- * its own and attaches the default domain the core picks for it. The test
- * fails if any of that does not happen.
+ * The device is added to the fake IOMMU's bus (or, with
+ * &fake_iommu_dev_opts.untrusted_pci, to the PCI bus) with a fwspec naming
+ * the fake IOMMU, so the IOMMU core probes it with the fake driver (and
+ * never with another IOMMU driver registered in the same kernel), puts it in
+ * a group of its own and attaches the default domain the core picks for it.
+ * The test fails if any of that does not happen, and is skipped if the
+ * kernel cannot make an untrusted PCI function.
  *
  * Return: the device.
  */
 struct device *fake_iommu_add_device(struct kunit *test,
 				     const struct fake_iommu_dev_opts *opts)
 {
-	static atomic_t next_id = ATOMIC_INIT(0);
 	struct fake_iommu_dev *fdev;
 	struct device *dev;
 	int rc;
@@ -841,27 +1030,36 @@ struct device *fake_iommu_add_device(struct kunit *test,
 	KUNIT_ASSERT_NOT_NULL(test, fdev);
 	if (opts)
 		fdev->opts = *opts;
-	dev = &fdev->dev;
-	device_initialize(dev);
-	dev->release = fake_iommu_dev_release;
-	dev->bus = &fake_iommu_bus;
-	fdev->dma_mask = DMA_BIT_MASK(64);
-	dev->dma_mask = &fdev->dma_mask;
-	dev->coherent_dma_mask = DMA_BIT_MASK(64);
-	rc = dev_set_name(dev, "fake_iommu_dev%d", atomic_inc_return(&next_id));
+	rc = xa_alloc(&fake_iommu_devs, &fdev->id, fdev, xa_limit_32b,
+		      GFP_KERNEL);
+	if (rc) {
+		kfree(fdev);
+		KUNIT_FAIL_AND_ABORT(test, "fake-iommu: no device ID: %d", rc);
+	}
+	if (fdev->opts.untrusted_pci)
+		rc = fake_iommu_init_pci_dev(fdev);
+	else
+		rc = fake_iommu_init_bus_dev(fdev);
+	if (rc == -EOPNOTSUPP) {
+		fake_iommu_put_device(fdev);
+		kunit_skip(test, "fake-iommu: no fake PCI host bridge on this architecture");
+	}
+	dev = fdev->dev;
 	if (!rc) {
 		mutex_lock(&iommu_probe_device_lock);
 		rc = iommu_fwspec_init(dev, fake_iommu.iommu.fwnode);
+		if (!rc)
+			rc = iommu_fwspec_add_ids(dev, &fdev->id, 1);
 		mutex_unlock(&iommu_probe_device_lock);
 	}
 	if (!rc)
 		rc = device_add(dev);
 	if (rc) {
-		put_device(dev);
+		fake_iommu_put_device(fdev);
 		KUNIT_FAIL_AND_ABORT(test, "fake-iommu: adding a device failed: %d",
 				     rc);
 	}
-	rc = kunit_add_action_or_reset(test, fake_iommu_remove_device, dev);
+	rc = kunit_add_action_or_reset(test, fake_iommu_remove_device, fdev);
 	KUNIT_ASSERT_EQ(test, rc, 0);
 	KUNIT_ASSERT_TRUE_MSG(test, device_iommu_mapped(dev),
 			      "fake-iommu: the IOMMU core did not probe %s",
@@ -1704,6 +1902,27 @@ err_bus:
 	return rc;
 }
 device_initcall(fake_iommu_init);
+/**
+ * fake_iommu_swiotlb_used() - swiotlb slots taken, for bounce-buffer checks
+ * @dev: the device whose swiotlb pool to look at
+ *
+ * What debugfs' swiotlb/io_tlb_used reports. swiotlb counts its slots with
+ * CONFIG_DEBUG_FS only, and since 7.0 only when booted with
+ * swiotlb=...,track_hiwater: a test that bounces should see the count rise,
+ * so that a kernel that does not count fails it instead of passing.
+ *
+ * Return: the slots of @dev's pool in use, or 0 if swiotlb does not count.
+ */
+long fake_iommu_swiotlb_used(struct device *dev)
+{
+#if IS_ENABLED(CONFIG_SWIOTLB) && defined(CONFIG_DEBUG_FS)
+	if (dev->dma_io_tlb_mem)
+		return atomic_long_read(&dev->dma_io_tlb_mem->total_used);
+#endif
+	return 0;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_swiotlb_used);
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * The knobs tools/testing/selftests/iommu/iommufd_fail_nth.c sets from user
@@ -1782,6 +2001,57 @@ void fake_iommu_enable_fail_nth(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fake_restore_fault_knobs,
 							test), 0);
 }
+
+/**
+ * fake_iommu_arm_fail_nth() - fail the test task's nth allocation from now
+ * @n: which allocation; 1 is the next one
+ *
+ * With fake_iommu_enable_fail_nth() in force, the nth slab or page
+ * allocation the task makes fails (current->fail_nth).
+ */
+void fake_iommu_arm_fail_nth(unsigned int n)
+{
+	WRITE_ONCE(current->fail_nth, n);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_arm_fail_nth);
+
+/**
+ * fake_iommu_disarm_fail_nth() - stop failing the test task's allocations
+ *
+ * Return: how many allocations were still to come before the one that was
+ * to fail: 0 if it did (or the operation absorbed it), more if the task
+ * made fewer than n allocations since fake_iommu_arm_fail_nth().
+ */
+unsigned int fake_iommu_disarm_fail_nth(void)
+{
+	unsigned int left = READ_ONCE(current->fail_nth);
+
+	WRITE_ONCE(current->fail_nth, 0);
+	return left;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_disarm_fail_nth);
+
+/**
+ * fake_iommu_fail_nth_past_end() - has a fail_nth sweep passed the last site?
+ * @past_end: the sweep's own count, 0 at the start
+ * @left: what fake_iommu_disarm_fail_nth() returned for this run
+ *
+ * A sweep fails allocation 1, 2, ... of an operation until the operation
+ * makes fewer than n allocations. How many it makes varies a little from run
+ * to run, as some are refills (a slab cache taking a new page, depending on
+ * what was freed, and when, before): a sweep that stopped at the first run
+ * that ended early could step over the last sites, which are often the only
+ * ones that fail the operation. It stops after %FAKE_IOMMU_FAIL_NTH_TAIL
+ * such runs in a row instead.
+ *
+ * Return: true once the sweep is done.
+ */
+bool fake_iommu_fail_nth_past_end(unsigned int *past_end, unsigned int left)
+{
+	*past_end = left ? *past_end + 1 : 0;
+	return *past_end >= FAKE_IOMMU_FAIL_NTH_TAIL;
+}
+EXPORT_SYMBOL_GPL(fake_iommu_fail_nth_past_end);
 #else
 void fake_iommu_enable_fail_nth(struct kunit *test)
 {

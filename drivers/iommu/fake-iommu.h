@@ -40,6 +40,11 @@ struct kunit;
  *	through generic_pt's map_range and unmap_range instead of the fake's
  *	map_pages and unmap_pages, which then see no calls; iotlb_sync_map
  *	stays the fake's. @pgsize_bitmap and the aperture are generic_pt's.
+ * @untrusted_pci: the device is a PCI function marked untrusted, as
+ *	external ones are, on a fake host bridge of its own: dma-iommu gives
+ *	it a strict DMA domain and bounces, through swiotlb, every buffer that
+ *	does not fill whole IOMMU granules (x86 only: elsewhere
+ *	fake_iommu_add_device() skips the test)
  */
 struct fake_iommu_dev_opts {
 	unsigned long pgsize_bitmap;
@@ -49,6 +54,7 @@ struct fake_iommu_dev_opts {
 	bool deferred_flush;
 	bool shadow_on_flush;
 	bool generic_pt;
+	bool untrusted_pci;
 };
 
 /**
@@ -216,7 +222,13 @@ bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
 unsigned int fake_iommu_take_misuse(struct kunit *test,
 				    struct iommu_domain *domain);
 
+long fake_iommu_swiotlb_used(struct device *dev);
 void fake_iommu_enable_fail_nth(struct kunit *test);
+void fake_iommu_arm_fail_nth(unsigned int n);
+unsigned int fake_iommu_disarm_fail_nth(void);
+/* Runs in a row that ended before their nth allocation, to end a sweep. */
+#define FAKE_IOMMU_FAIL_NTH_TAIL	4
+bool fake_iommu_fail_nth_past_end(unsigned int *past_end, unsigned int left);
 int fake_iommu_test_init(struct kunit *test);
 
 #endif /* __FAKE_IOMMU_H */

@@ -17,9 +17,11 @@
 #include <linux/iommu-dma.h>
 #include <linux/mm.h>
 #include <linux/panic.h>
+#include <linux/pci.h>
 #include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/sizes.h>
 #include <linux/vmalloc.h>
 #include <trace/events/kmem.h>
@@ -1147,6 +1149,250 @@ static void iommu_dma_test_iova_exhausted(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
 }
 
+#if IS_ENABLED(CONFIG_SWIOTLB)
+/*
+ * swiotlb: dma-iommu bounces a buffer that does not fill whole IOMMU
+ * granules through a swiotlb slot when the device is untrusted, so that
+ * the device never sees the rest of the caller's page. When the mapping of
+ * the slot fails, the slot must go back to swiotlb and the caller's data
+ * must be as it was (the slot is copied back for DMA_BIDIRECTIONAL), on
+ * top of everything a failed mapping must leave behind anyway. A list
+ * (iommu_dma_map_sg_swiotlb()) maps each segment on its own, with its own
+ * IOVA and sync_map; when one fails, the ones before it are unmapped.
+ */
+
+static u8 block_byte(size_t i)
+{
+	return (i * 7 + 3) ^ (i >> 12);
+}
+
+static void fill_block(struct dma_ctx *c)
+{
+	u8 *p = page_address(c->block);
+	size_t i;
+
+	for (i = 0; i < 8 * PAGE_SIZE; i++)
+		p[i] = block_byte(i);
+}
+
+/* The caller's buffers hold what they held before the operation. */
+static void expect_block_intact(struct dma_ctx *c)
+{
+	u8 *p = page_address(c->block);
+	size_t i;
+
+	for (i = 0; i < 8 * PAGE_SIZE; i++)
+		if (p[i] != block_byte(i))
+			break;
+	KUNIT_EXPECT_EQ_MSG(c->test, i, 8 * PAGE_SIZE,
+			    "the caller's data changed at block offset %#zx", i);
+}
+
+/* @size bytes at @iova map a swiotlb slot holding a copy of @buf. */
+static void expect_bounced(struct dma_ctx *c, dma_addr_t iova, void *buf,
+			   size_t size)
+{
+	phys_addr_t phys = iommu_iova_to_phys(c->domain, iova);
+
+	KUNIT_ASSERT_NOT_NULL_MSG(c->test, swiotlb_find_pool(c->dev, phys),
+				  "IOVA %pad maps %pa, not a swiotlb slot",
+				  &iova, &phys);
+	KUNIT_EXPECT_EQ(c->test, iommu_iova_to_phys(c->domain, iova + size - 1),
+			phys + size - 1);
+	KUNIT_EXPECT_MEMEQ(c->test, phys_to_virt(phys), buf, size);
+}
+
+static void check_single_bounced(struct dma_ctx *c)
+{
+	expect_bounced(c, c->handle, cross_buf(c), CROSS_LEN);
+}
+
+/* The list is the caller's, whatever happened to its DMA addresses. */
+static void expect_sgl_offsets_intact(struct dma_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
+		KUNIT_EXPECT_PTR_EQ(c->test, sg_page(&c->sgl[i]),
+				    c->block + sg_offsets[i].page);
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].offset, sg_offsets[i].offset);
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].length, sg_offsets[i].length);
+	}
+}
+
+static int map_sg_bounce(struct dma_ctx *c)
+{
+	init_sgl_offsets(c);
+	c->nents = dma_map_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl),
+			      DMA_BIDIRECTIONAL);
+	if (c->nents)
+		return 0;
+	expect_sgl_offsets_intact(c);
+	return -EIO;
+}
+
+static int map_sgtable_bounce(struct dma_ctx *c)
+{
+	int ret;
+
+	init_sgl_offsets(c);
+	c->sgt.sgl = c->sgl;
+	c->sgt.orig_nents = ARRAY_SIZE(c->sgl);
+	c->sgt.nents = 0;
+	ret = dma_map_sgtable(c->dev, &c->sgt, DMA_BIDIRECTIONAL, 0);
+	if (ret)
+		expect_sgl_offsets_intact(c);
+	c->nents = c->sgt.nents;
+	return ret;
+}
+
+/* Each segment is bounced on its own: one DMA segment per segment. */
+static void check_sg_bounced(struct dma_ctx *c)
+{
+	int i;
+
+	KUNIT_ASSERT_EQ(c->test, c->nents, ARRAY_SIZE(c->sgl));
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
+		KUNIT_EXPECT_EQ(c->test, sg_dma_len(&c->sgl[i]), c->sgl[i].length);
+		expect_bounced(c, sg_dma_address(&c->sgl[i]), sg_virt(&c->sgl[i]),
+			       c->sgl[i].length);
+	}
+}
+
+static void unmap_sg_bounce(struct dma_ctx *c)
+{
+	dma_unmap_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_BIDIRECTIONAL);
+}
+
+static void unmap_sgtable_bounce(struct dma_ctx *c)
+{
+	dma_unmap_sgtable(c->dev, &c->sgt, DMA_BIDIRECTIONAL, 0);
+}
+
+/*
+ * iommu_dma_map_sg_swiotlb() knows only that a segment did not map
+ * (DMA_MAPPING_ERROR), not why: dma_map_sgtable() gets -EIO, which
+ * Documentation/core-api/dma-api.rst gives to exactly that case.
+ */
+static int expect_eio(int sync_err)
+{
+	return -EIO;
+}
+
+static const struct dma_op op_bounce_single = {
+	.map = map_single_cross,
+	.expected = expect_enomem,
+	.check = check_single_bounced,
+	.unmap = unmap_single_cross,
+};
+
+static const struct dma_op op_bounce_sg = {
+	.map = map_sg_bounce,
+	.expected = expect_zero_entries,
+	.check = check_sg_bounced,
+	.unmap = unmap_sg_bounce,
+};
+
+static const struct dma_op op_bounce_sgtable = {
+	.map = map_sgtable_bounce,
+	.expected = expect_eio,
+	.check = check_sg_bounced,
+	.unmap = unmap_sgtable_bounce,
+};
+
+struct bounce_param {
+	const char *name;
+	const struct dma_op *op;
+	/* Fail the nth call of this op, with err. */
+	enum fake_iommu_op fail;
+	unsigned int nth;
+	int err;
+};
+
+static const struct bounce_param bounce_params[] = {
+	{ "single_sync_ENOMEM", &op_bounce_single, FAKE_IOMMU_SYNC_MAP, 1, -ENOMEM },
+	{ "single_sync_EIO", &op_bounce_single, FAKE_IOMMU_SYNC_MAP, 1, -EIO },
+	{ "single_map_pages_ENOMEM", &op_bounce_single, FAKE_IOMMU_MAP_PAGES, 1, -ENOMEM },
+	{ "sg_first_sync_EIO", &op_bounce_sg, FAKE_IOMMU_SYNC_MAP, 1, -EIO },
+	{ "sg_middle_map_pages_ENOMEM", &op_bounce_sg, FAKE_IOMMU_MAP_PAGES, 2, -ENOMEM },
+	{ "sg_last_sync_ENOMEM", &op_bounce_sg, FAKE_IOMMU_SYNC_MAP, 3, -ENOMEM },
+	{ "sgtable_last_sync_ENOMEM", &op_bounce_sgtable, FAKE_IOMMU_SYNC_MAP, 3, -ENOMEM },
+	{ "sgtable_middle_sync_EIO", &op_bounce_sgtable, FAKE_IOMMU_SYNC_MAP, 2, -EIO },
+};
+
+KUNIT_ARRAY_PARAM_DESC(bounce_params, bounce_params, name);
+
+/* One IOVA per segment at most. */
+#define BOUNCE_MAX_IOVAS	ARRAY_SIZE(sg_offsets)
+
+static void iommu_dma_test_swiotlb(struct kunit *test)
+{
+	const struct bounce_param *p = test->param_value;
+	struct fake_iommu_dev_opts opts = { .untrusted_pci = true };
+	/* The core gives an untrusted device a strict DMA domain. */
+	struct dma_ctx *c = dma_setup_dev(test, &opts, IOMMU_DOMAIN_DMA);
+	dma_addr_t failed[BOUNCE_MAX_IOVAS];
+	const struct fake_iommu_call *call;
+	unsigned int nr_failed = 0, i;
+	bool found;
+	long used;
+	int ret;
+
+	KUNIT_ASSERT_TRUE(test, dev_is_pci(c->dev) && to_pci_dev(c->dev)->untrusted);
+	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(c->dev),
+			      "swiotlb is off: boot with swiotlb=force, as the x86_64 kunitconfig does");
+	fill_block(c);
+	used = fake_iommu_swiotlb_used(c->dev);
+	map_neighbours(c, p->op);
+	KUNIT_EXPECT_EQ(test, fake_iommu_swiotlb_used(c->dev), used);
+
+	fake_iommu_fail_nth(test, c->domain, p->fail, p->nth, p->err);
+	ret = p->op->map(c);
+	KUNIT_EXPECT_EQ(test, ret, p->op->expected(p->err));
+	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, p->fail), p->nth);
+	KUNIT_ASSERT_LE(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_MAP_PAGES),
+			BOUNCE_MAX_IOVAS);
+	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_MAP_PAGES, call)
+		failed[nr_failed++] = call->iova;
+	KUNIT_EXPECT_EQ_MSG(test, fake_iommu_swiotlb_used(c->dev), used,
+			    "swiotlb slots left taken after a failed mapping");
+	KUNIT_EXPECT_EQ_MSG(test, fake_iommu_mapped_pages(c->domain, 0, 0),
+			    c->live, "pages left mapped after a failed mapping");
+	expect_neighbours(c);
+	expect_block_intact(c);
+
+	/* The same mapping works, bounced, on the IOVAs the failure freed. */
+	fake_iommu_clear_faults(c->domain);
+	fake_iommu_reset_calls(c->domain);
+	KUNIT_ASSERT_EQ(test, p->op->map(c), 0);
+	KUNIT_EXPECT_GT_MSG(test, fake_iommu_swiotlb_used(c->dev), used,
+			    "swiotlb does not count its slots: boot with swiotlb=...,track_hiwater and CONFIG_DEBUG_FS");
+	p->op->check(c);
+	for (i = 0; i < nr_failed; i++) {
+		found = false;
+		fake_iommu_for_each_call(c->domain, FAKE_IOMMU_MAP_PAGES, call)
+			found |= call->iova == failed[i];
+		KUNIT_EXPECT_TRUE_MSG(test, found,
+				      "IOVA %pad of the failed mapping did not go back to the allocator",
+				      &failed[i]);
+	}
+	p->op->unmap(c);
+	KUNIT_EXPECT_EQ(test, fake_iommu_swiotlb_used(c->dev), used);
+	expect_neighbours(c);
+	unmap_neighbours(c);
+	expect_block_intact(c);
+}
+#else
+static const struct { const char *name; } bounce_params[] = { { "none" } };
+
+KUNIT_ARRAY_PARAM_DESC(bounce_params, bounce_params, name);
+
+static void iommu_dma_test_swiotlb(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_SWIOTLB");
+}
+#endif
+
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * Fail the n-th allocation of the operation, for n = 1, 2, ... until the
@@ -1158,26 +1404,27 @@ static void iommu_dma_test_iova_exhausted(struct kunit *test)
 static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 {
 	const struct multi_param *p = test->param_value;
-	unsigned int n, failures = 0;
+	unsigned int n, past_end = 0, failures = 0;
 
 	fake_iommu_enable_fail_nth(test);
 	for (n = 1; n < 1000; n++) {
 		struct dma_ctx *c = dma_setup(test, p->fq);
 		const struct fake_iommu_call *first;
 		unsigned int left;
+		bool done;
 		int ret;
 
 		page_events_reset();
-		WRITE_ONCE(current->fail_nth, n);
+		fake_iommu_arm_fail_nth(n);
 		ret = p->op->map(c);
-		left = READ_ONCE(current->fail_nth);
-		WRITE_ONCE(current->fail_nth, 0);
+		left = fake_iommu_disarm_fail_nth();
+		done = fake_iommu_fail_nth_past_end(&past_end, left);
 
 		if (!ret) {
 			p->op->check(c);
 			p->op->unmap(c);
 			KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
-			if (left)	/* fewer than n allocations: done */
+			if (done)
 				break;
 			continue;
 		}
@@ -1204,9 +1451,9 @@ static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 	 * no unwinding at all.
 	 */
 	KUNIT_EXPECT_GT_MSG(test, failures, 0,
-			    "none of %u injected failures failed the operation", n - 1);
+			    "none of %u injected failures failed the operation", n - past_end);
 	kunit_info(test, "%u allocation sites, %u failed the operation and unwound",
-		   n - 1, failures);
+		   n - past_end, failures);
 }
 #else
 static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
@@ -1229,6 +1476,7 @@ static struct kunit_case iommu_dma_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_test_map_resource, dma_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_unmap_queued, domain_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_iova_exhausted, iova_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_dma_test_swiotlb, bounce_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_each_call, multi_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_test_fail_nth_alloc, nth_params_gen_params),
 	KUNIT_CASE(iommu_dma_test_hypervisor_lazy_unmaps),

@@ -172,27 +172,28 @@ static void iommu_map_pt_test_sync_error(struct kunit *test)
  */
 static void iommu_map_pt_test_fail_nth(struct kunit *test)
 {
-	unsigned int n, failures = 0, partial = 0;
+	unsigned int n, past_end = 0, failures = 0, partial = 0;
 
 	fake_iommu_enable_fail_nth(test);
 	for (n = 1; n < 100; n++) {
 		struct iommu_domain *domain = pt_domain(test);
 		unsigned int left;
+		bool done;
 		int ret;
 
 		map_neighbours(test, domain, NEXT_TABLE_GAP);
 		fake_iommu_reset_calls(domain);
-		WRITE_ONCE(current->fail_nth, n);
+		fake_iommu_arm_fail_nth(n);
 		ret = iommu_map(domain, TEST_IOVA, TEST_PHYS, TEST_SIZE,
 				TEST_PROT, GFP_KERNEL);
-		left = READ_ONCE(current->fail_nth);
-		WRITE_ONCE(current->fail_nth, 0);
+		left = fake_iommu_disarm_fail_nth();
+		done = fake_iommu_fail_nth_past_end(&past_end, left);
 
 		if (!ret) {
 			expect_range_mapped(test, domain);
 			expect_neighbours(test, domain, NEXT_TABLE_GAP);
 			unmap_all(test, domain, NEXT_TABLE_GAP);
-			if (left)	/* fewer than n allocations: done */
+			if (done)
 				break;
 			continue;
 		}
@@ -212,7 +213,7 @@ static void iommu_map_pt_test_fail_nth(struct kunit *test)
 	KUNIT_EXPECT_GT_MSG(test, partial, 0,
 			    "no failure came after part of the range was mapped");
 	kunit_info(test, "%u allocation sites, %u failed the map (%u part way) and unwound",
-		   n - 1, failures, partial);
+		   n - past_end, failures, partial);
 }
 #else
 static void iommu_map_pt_test_fail_nth(struct kunit *test)

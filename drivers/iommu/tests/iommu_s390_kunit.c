@@ -396,20 +396,21 @@ static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 {
 	unsigned long iova = S390_TEST_IOVA + SZ_1M - 2 * SZ_4K;
 	phys_addr_t paddr = 64 * SZ_1M;
-	unsigned int n, failures = 0;
+	unsigned int n, past_end = 0, failures = 0;
 	size_t off;
 
 	fake_iommu_enable_fail_nth(test);
 	for (n = 1; n < 100; n++) {
 		struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
 		unsigned int left;
+		bool done;
 		int ret;
 
-		WRITE_ONCE(current->fail_nth, n);
+		fake_iommu_arm_fail_nth(n);
 		ret = iommu_map(ctx->domain, iova, paddr, S390_TEST_SIZE,
 				IOMMU_READ | IOMMU_WRITE, GFP_KERNEL);
-		left = READ_ONCE(current->fail_nth);
-		WRITE_ONCE(current->fail_nth, 0);
+		left = fake_iommu_disarm_fail_nth();
+		done = fake_iommu_fail_nth_past_end(&past_end, left);
 
 		if (!ret) {
 			for (off = 0; off < S390_TEST_SIZE; off += SZ_4K)
@@ -417,7 +418,7 @@ static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 						paddr + off);
 			KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, iova, S390_TEST_SIZE),
 					S390_TEST_SIZE);
-			if (left)	/* fewer than n allocations: done */
+			if (done)
 				break;
 			continue;
 		}
@@ -430,9 +431,9 @@ static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 	}
 	KUNIT_EXPECT_LT(test, n, 100);
 	KUNIT_EXPECT_GE_MSG(test, failures, 2,
-			    "%u of %u injected failures failed the map", failures, n - 1);
+			    "%u of %u injected failures failed the map", failures, n - past_end);
 	kunit_info(test, "%u allocation sites, %u failed the map and unwound",
-		   n - 1, failures);
+		   n - past_end, failures);
 }
 #else
 static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
