@@ -5,8 +5,10 @@
  * Included at the end of s390-iommu.c, so that the tests reach the driver's
  * static functions: they run the real s390_iommu_iotlb_sync_map() through
  * the domain's ops, on a real s390 domain (with its real translation
- * tables) whose device list holds fake zpci_devs, and with RPCIT replaced
- * through the KUnit static stub in zpci_refresh_trans().
+ * tables) to which fake zpci_devs are attached by the driver's own
+ * attach_dev, with RPCIT replaced through the KUnit static stub in
+ * zpci_refresh_trans() and the table's registration (MPCIFC) through the
+ * one in zpci_mod_fc().
  */
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
@@ -29,9 +31,20 @@ struct s390_test_call {
 };
 
 struct s390_test_ctx {
+	/* The test's earlier contexts, whose devices stay attached. */
+	struct s390_test_ctx *prev;
+	/* Function handles: fh + i for device i, unique in the test. */
+	u32 fh;
 	struct iommu_domain *domain;
+	/* The functions' bus: to_zpci() finds each in it by devfn. */
+	struct zpci_bus *zbus;
 	struct zpci_dev *zdev[3];
+	struct pci_dev *pdev[3];
 	int nr_zdev;
+	/* Each device's table as registered with MPCIFC; 0 if none. */
+	u64 iota[3];
+	/* What the next registration answers (a condition code). */
+	u8 reg_cc;
 	/* RPCIT answers in call order; calls past them succeed. */
 	const int *answers;
 	int nr_answers;
@@ -51,14 +64,65 @@ static int s390_test_rpcit(u64 fn, u64 addr, u64 range)
 	return n < ctx->nr_answers ? ctx->answers[n] : 0;
 }
 
+/* MPCIFC: the (de)registration of a function's translation table. */
+static u8 s390_test_mod_fc(u64 req, struct zpci_fib *fib, u8 *status)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct s390_test_ctx *ctx = test->priv;
+	u32 fh = req >> 32;
+	unsigned int i;
+	u8 cc = 0;
+
+	*status = 0;
+	while (ctx && (fh < ctx->fh || fh >= ctx->fh + ARRAY_SIZE(ctx->zdev)))
+		ctx = ctx->prev;
+	KUNIT_ASSERT_NOT_NULL_MSG(test, ctx, "MPCIFC for unknown function %#x", fh);
+	i = fh - ctx->fh;
+	switch (req & 0xffff) {
+	case ZPCI_MOD_FC_REG_IOAT:
+		cc = ctx->reg_cc;
+		if (!cc)
+			ctx->iota[i] = fib->iota;
+		break;
+	case ZPCI_MOD_FC_DEREG_IOAT:
+		ctx->iota[i] = 0;
+		break;
+	default:
+		KUNIT_FAIL(test, "unexpected MPCIFC %#llx", req & 0xffff);
+	}
+	return cc;
+}
+
+/* Attaches @dev to @domain with the driver's attach_dev, as the core does. */
+static int s390_test_attach(struct iommu_domain *domain, struct device *dev,
+			    struct iommu_domain *old)
+{
+	return domain->ops->attach_dev(domain, dev, old);
+}
+
+/* The table of @domain, as s390_iommu_attach_device() registers it. */
+static u64 s390_test_iota(struct iommu_domain *domain)
+{
+	struct s390_domain *s390_domain = to_s390_domain(domain);
+
+	return virt_to_phys(s390_domain->dma_table) |
+	       get_iota_region_flag(s390_domain);
+}
+
+/* Back to the blocking domain, as the core detaches, then the domain. */
 static void s390_test_free_domain(void *data)
 {
 	struct s390_test_ctx *ctx = data;
+	struct kunit *test = kunit_get_current_test();
 	int i;
 
-	for (i = 0; i < ctx->nr_zdev; i++)
-		list_del_rcu(&ctx->zdev[i]->iommu_list);
-	synchronize_rcu();
+	for (i = 0; i < ctx->nr_zdev; i++) {
+		KUNIT_EXPECT_EQ(test, s390_test_attach(&blocking_domain,
+						       &ctx->pdev[i]->dev,
+						       ctx->domain), 0);
+		KUNIT_EXPECT_EQ_MSG(test, ctx->iota[i], 0,
+				    "device %d's table still registered", i);
+	}
 	s390_domain_free(ctx->domain);
 }
 
@@ -66,7 +130,9 @@ static void s390_test_free_domain(void *data)
  * A paging domain of the s390 driver, allocated for a fake PCI function as
  * the core would (s390_domain_alloc_paging() sizes the aperture from the
  * device, and may clamp the device's end_dma to it) and set up as
- * __iommu_domain_alloc() would, with @nr_zdev fake devices attached;
+ * __iommu_domain_alloc() would, with @nr_zdev fake devices, set up as
+ * s390_iommu_probe_device() does, attached by s390_iommu_attach_device(),
+ * which must register the domain's table for each;
  * @no_refresh is a bitmap of devices without tlb_refresh. The devices'
  * DMA ranges are those of the function the domain was allocated for.
  */
@@ -81,22 +147,36 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
 	KUNIT_ASSERT_GE(test, nr_zdev, 1);
 	KUNIT_ASSERT_LE(test, nr_zdev, ARRAY_SIZE(ctx->zdev));
+	ctx->prev = test->priv;
+	ctx->fh = ctx->prev ? ctx->prev->fh + ARRAY_SIZE(ctx->zdev) : S390_TEST_FH;
 	test->priv = ctx;
+	/* Before the domain's cleanup, so that they outlive it. */
+	kunit_activate_static_stub(test, zpci_refresh_trans, s390_test_rpcit);
+	kunit_activate_static_stub(test, zpci_mod_fc, s390_test_mod_fc);
+	ctx->zbus = kunit_kzalloc(test, sizeof(*ctx->zbus), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->zbus);
 	for (i = 0; i < nr_zdev; i++) {
 		struct zpci_dev *zdev = kunit_kzalloc(test, sizeof(*zdev), GFP_KERNEL);
 
 		KUNIT_ASSERT_NOT_NULL(test, zdev);
-		zdev->fh = S390_TEST_FH + i;
+		zdev->fh = ctx->fh + i;
 		zdev->tlb_refresh = !(no_refresh & BIT(i));
 		zdev->start_dma = S390_TEST_START_DMA;
 		zdev->end_dma = S390_TEST_END_DMA;
+		spin_lock_init(&zdev->dom_lock);
+		zdev_s390_domain_update(zdev, &blocking_domain);
+		zdev->zbus = ctx->zbus;
+		ctx->zbus->function[i] = zdev;
 		ctx->zdev[i] = zdev;
+		pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pdev);
+		pdev->sysdata = ctx->zbus;
+		pdev->devfn = i;
+		KUNIT_ASSERT_PTR_EQ(test, to_zpci(pdev), zdev);
+		ctx->pdev[i] = pdev;
 	}
-	pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, pdev);
-	pdev->sysdata = ctx->zdev[0];
 
-	ctx->domain = s390_domain_alloc_paging(&pdev->dev);
+	ctx->domain = s390_domain_alloc_paging(&ctx->pdev[0]->dev);
 	KUNIT_ASSERT_NOT_NULL(test, ctx->domain);
 	ctx->domain->type = IOMMU_DOMAIN_UNMANAGED;
 	ctx->domain->owner = &s390_iommu_ops;
@@ -112,12 +192,22 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	KUNIT_ASSERT_LE(test, ctx->zdev[0]->end_dma, S390_TEST_END_DMA);
 
 	s390_domain = to_s390_domain(ctx->domain);
-	for (i = 0; i < nr_zdev; i++) {
+	for (i = 1; i < nr_zdev; i++)
 		ctx->zdev[i]->end_dma = ctx->zdev[0]->end_dma;
-		list_add_tail_rcu(&ctx->zdev[i]->iommu_list, &s390_domain->devices);
-		ctx->nr_zdev++;
+	/*
+	 * Last first: the driver adds each device at the head of its list,
+	 * so that the list, which sync_map walks, is zdev[0], zdev[1], ...
+	 * A device the cleanup finds not attached is already blocked.
+	 */
+	ctx->nr_zdev = nr_zdev;
+	for (i = nr_zdev - 1; i >= 0; i--) {
+		KUNIT_ASSERT_EQ(test, s390_test_attach(ctx->domain, &ctx->pdev[i]->dev,
+						       &blocking_domain), 0);
+		KUNIT_ASSERT_EQ_MSG(test, ctx->iota[i], s390_test_iota(ctx->domain),
+				    "device %d's table not registered", i);
+		KUNIT_ASSERT_PTR_EQ(test, ctx->zdev[i]->s390_domain, ctx->domain);
 	}
-	kunit_activate_static_stub(test, zpci_refresh_trans, s390_test_rpcit);
+	KUNIT_ASSERT_EQ(test, (int)list_count_nodes(&s390_domain->devices), nr_zdev);
 	return ctx;
 }
 
@@ -175,7 +265,7 @@ static void iommu_s390_test_sync_map(struct kunit *test)
 		const struct s390_test_rpcit_exp *e = &p->calls[i];
 		const struct zpci_dev *zdev = ctx->zdev[e->dev];
 
-		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].fh, S390_TEST_FH + e->dev,
+		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].fh, ctx->fh + e->dev,
 				    "RPCIT #%d", i);
 		/* The global refresh covers the device's whole DMA range. */
 		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].addr,
@@ -222,7 +312,7 @@ static void s390_test_expect_unwind_rpcit(struct kunit *test,
 	KUNIT_ASSERT_EQ_MSG(test, ctx->nr_calls, nr_calls,
 			    "RPCITs: the failing refresh(es), then the unmap's");
 	last = &ctx->calls[nr_calls - 1];
-	KUNIT_EXPECT_EQ(test, last->fh, S390_TEST_FH);
+	KUNIT_EXPECT_EQ(test, last->fh, ctx->fh);
 	KUNIT_EXPECT_EQ(test, last->addr, iova);
 	KUNIT_EXPECT_EQ(test, last->range, size);
 }
@@ -269,7 +359,7 @@ static void iommu_s390_test_map_success(struct kunit *test)
 				paddr + off);
 	/* One RPCIT of the range per device. */
 	KUNIT_EXPECT_EQ(test, ctx->nr_calls, 2);
-	KUNIT_EXPECT_EQ(test, ctx->calls[1].fh, S390_TEST_FH + 1);
+	KUNIT_EXPECT_EQ(test, ctx->calls[1].fh, ctx->fh + 1);
 	KUNIT_EXPECT_EQ(test, ctx->calls[1].addr, S390_TEST_IOVA);
 
 	KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, S390_TEST_IOVA,
@@ -319,6 +409,51 @@ static void iommu_s390_test_map_prot(struct kunit *test)
 	}
 	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA,
 				  ARRAY_SIZE(maps) * S390_TEST_SIZE);
+}
+
+/*
+ * The registration of the domain's table for a second device fails
+ * (MPCIFC answers condition code 1): s390_iommu_attach_device() reports
+ * -EIO and leaves the device blocked and off the domain's list, so that a
+ * mapping refreshes only the device that is attached.
+ */
+static void iommu_s390_test_attach_fails(struct kunit *test)
+{
+	struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
+	struct s390_domain *s390_domain = to_s390_domain(ctx->domain);
+	struct zpci_dev *zdev = kunit_kzalloc(test, sizeof(*zdev), GFP_KERNEL);
+	struct pci_dev *pdev = kunit_kzalloc(test, sizeof(*pdev), GFP_KERNEL);
+	phys_addr_t paddr = 64 * SZ_1M;
+
+	KUNIT_ASSERT_NOT_NULL(test, zdev);
+	KUNIT_ASSERT_NOT_NULL(test, pdev);
+	zdev->fh = ctx->fh + 1;
+	zdev->tlb_refresh = true;
+	zdev->start_dma = ctx->zdev[0]->start_dma;
+	zdev->end_dma = ctx->zdev[0]->end_dma;
+	spin_lock_init(&zdev->dom_lock);
+	zdev_s390_domain_update(zdev, &blocking_domain);
+	zdev->zbus = ctx->zbus;
+	ctx->zbus->function[1] = zdev;
+	pdev->sysdata = ctx->zbus;
+	pdev->devfn = 1;
+
+	ctx->reg_cc = 1;
+	KUNIT_EXPECT_EQ(test, s390_test_attach(ctx->domain, &pdev->dev,
+					       &blocking_domain), -EIO);
+	ctx->reg_cc = 0;
+	KUNIT_EXPECT_EQ(test, ctx->iota[1], 0);
+	KUNIT_EXPECT_PTR_EQ(test, zdev->s390_domain, &blocking_domain);
+	KUNIT_EXPECT_NULL(test, zdev->dma_table);
+	KUNIT_EXPECT_EQ(test, (int)list_count_nodes(&s390_domain->devices), 1);
+
+	KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, S390_TEST_IOVA, paddr,
+					S390_TEST_SIZE, IOMMU_READ | IOMMU_WRITE,
+					GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, ctx->nr_calls, 1);
+	KUNIT_EXPECT_EQ(test, ctx->calls[0].fh, ctx->fh);
+	KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, S390_TEST_IOVA,
+					  S390_TEST_SIZE), S390_TEST_SIZE);
 }
 
 struct s390_fail_param {
@@ -446,6 +581,7 @@ static struct kunit_case iommu_s390_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_s390_test_sync_map, s390_sync_params_gen_params),
 	KUNIT_CASE(iommu_s390_test_map_success),
 	KUNIT_CASE(iommu_s390_test_map_prot),
+	KUNIT_CASE(iommu_s390_test_attach_fails),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_fails, s390_fail_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_sg_fails, s390_fail_params_gen_params),
 	KUNIT_CASE(iommu_s390_test_map_pages_fail_nth),
