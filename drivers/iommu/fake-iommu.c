@@ -1906,8 +1906,8 @@ device_initcall(fake_iommu_init);
  * fake_iommu_swiotlb_used() - swiotlb slots taken, for bounce-buffer checks
  * @dev: the device whose swiotlb pool to look at
  *
- * What debugfs' swiotlb/io_tlb_used reports. swiotlb counts its slots with
- * CONFIG_DEBUG_FS only, and since 7.0 only when booted with
+ * swiotlb's own count of the slots in use, which debugfs reports. swiotlb
+ * keeps it with CONFIG_DEBUG_FS only, and since 7.3 only when booted with
  * swiotlb=...,track_hiwater: a test that bounces should see the count rise,
  * so that a kernel that does not count fails it instead of passing.
  *
