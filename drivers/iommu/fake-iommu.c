@@ -1067,6 +1067,10 @@ struct device *fake_iommu_add_device(struct kunit *test,
 	KUNIT_ASSERT_NOT_NULL_MSG(test, iommu_get_domain_for_dev(dev),
 				  "fake-iommu: %s has no default domain",
 				  dev_name(dev));
+	/* x86 below 4G sets swiotlb up only when told to. */
+	if (fdev->opts.untrusted_pci)
+		KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(dev),
+				      "fake-iommu: swiotlb is off: boot with swiotlb=force, as the x86_64 kunitconfig does");
 	return dev;
 }
 EXPORT_SYMBOL_GPL(fake_iommu_add_device);
@@ -1922,6 +1926,37 @@ long fake_iommu_swiotlb_used(struct device *dev)
 	return 0;
 }
 EXPORT_SYMBOL_GPL(fake_iommu_swiotlb_used);
+
+/**
+ * fake_iommu_expect_bounced() - check that a DMA range maps a bounce buffer
+ * @test: the test, which fails if it does not
+ * @dev: a device from fake_iommu_add_device() with
+ *	&fake_iommu_dev_opts.untrusted_pci
+ * @iova: the first DMA address of the range
+ * @buf: the caller's bytes the range stands for
+ * @size: the length of the range
+ *
+ * The range must translate, in @dev's domain, to one contiguous slot of
+ * @dev's swiotlb pool that holds a copy of @buf.
+ */
+void fake_iommu_expect_bounced(struct kunit *test, struct device *dev,
+			       dma_addr_t iova, const void *buf, size_t size)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+	phys_addr_t phys = iommu_iova_to_phys(domain, iova);
+
+#if IS_ENABLED(CONFIG_SWIOTLB)
+	KUNIT_ASSERT_NOT_NULL_MSG(test, swiotlb_find_pool(dev, phys),
+				  "IOVA %pad maps %pa, not a swiotlb slot",
+				  &iova, &phys);
+#else
+	KUNIT_FAIL_AND_ABORT(test, "no swiotlb in this kernel");
+#endif
+	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, iova + size - 1),
+			phys + size - 1);
+	KUNIT_EXPECT_MEMEQ(test, phys_to_virt(phys), buf, size);
+}
+EXPORT_SYMBOL_GPL(fake_iommu_expect_bounced);
 
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*

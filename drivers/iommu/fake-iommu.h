@@ -44,7 +44,8 @@ struct kunit;
  *	external ones are, on a fake host bridge of its own: dma-iommu gives
  *	it a strict DMA domain and bounces, through swiotlb, every buffer that
  *	does not fill whole IOMMU granules (x86 only: elsewhere
- *	fake_iommu_add_device() skips the test)
+ *	fake_iommu_add_device() skips the test; it fails the test if swiotlb
+ *	is not active)
  */
 struct fake_iommu_dev_opts {
 	unsigned long pgsize_bitmap;
@@ -223,6 +224,8 @@ unsigned int fake_iommu_take_misuse(struct kunit *test,
 				    struct iommu_domain *domain);
 
 long fake_iommu_swiotlb_used(struct device *dev);
+void fake_iommu_expect_bounced(struct kunit *test, struct device *dev,
+			       dma_addr_t iova, const void *buf, size_t size);
 void fake_iommu_enable_fail_nth(struct kunit *test);
 void fake_iommu_arm_fail_nth(unsigned int n);
 unsigned int fake_iommu_disarm_fail_nth(void);

@@ -34,7 +34,6 @@
 #include <linux/sched.h>
 #include <linux/sizes.h>
 #include <linux/string.h>
-#include <linux/swiotlb.h>
 
 #include "../fake-iommu.h"
 
@@ -536,18 +535,6 @@ static const struct link_bounce_param link_bounce_params[] = {
 
 KUNIT_ARRAY_PARAM_DESC(link_bounce_params, link_bounce_params, name);
 
-/* @size bytes at @iova map a swiotlb slot holding a copy of @phys's. */
-static void expect_link_bounced(struct link_ctx *c, dma_addr_t iova,
-				phys_addr_t phys, size_t size)
-{
-	phys_addr_t slot = iommu_iova_to_phys(c->domain, iova);
-
-	KUNIT_ASSERT_NOT_NULL_MSG(c->test, swiotlb_find_pool(c->dev, slot),
-				  "IOVA %pad maps %pa, not a swiotlb slot",
-				  &iova, &slot);
-	KUNIT_EXPECT_MEMEQ(c->test, phys_to_virt(slot), phys_to_virt(phys), size);
-}
-
 static void iommu_dma_link_test_swiotlb(struct kunit *test)
 {
 	const struct link_bounce_param *p = test->param_value;
@@ -560,8 +547,6 @@ static void iommu_dma_link_test_swiotlb(struct kunit *test)
 	long used;
 	int ret;
 
-	KUNIT_ASSERT_TRUE_MSG(test, is_swiotlb_active(c->dev),
-			      "swiotlb is off: boot with swiotlb=force, as the x86_64 kunitconfig does");
 	/*
 	 * The head's slot must keep the buffer's offset in its granule, as
 	 * its IOVA does: swiotlb keeps only the bits of the device's
@@ -595,11 +580,13 @@ static void iommu_dma_link_test_swiotlb(struct kunit *test)
 							  FAKE_IOMMU_MAP_PAGES), 3);
 		KUNIT_EXPECT_GT_MSG(test, fake_iommu_swiotlb_used(c->dev), used,
 				    "swiotlb does not count its slots: boot with swiotlb=...,track_hiwater and CONFIG_DEBUG_FS");
-		expect_link_bounced(c, c->state.addr, phys, head);
+		fake_iommu_expect_bounced(test, c->dev, c->state.addr,
+					  phys_to_virt(phys), head);
 		KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(c->domain, base + PAGE_SIZE),
 				block_phys(c, 2));
-		expect_link_bounced(c, base + 2 * PAGE_SIZE, block_phys(c, 3),
-				    BOUNCE_OFFSET);
+		fake_iommu_expect_bounced(test, c->dev, base + 2 * PAGE_SIZE,
+					  phys_to_virt(block_phys(c, 3)),
+					  BOUNCE_OFFSET);
 		KUNIT_EXPECT_EQ(test, dma_iova_sync(c->dev, &c->state, 0,
 						    BOUNCE_SIZE), p->err);
 		fake_iommu_clear_faults(c->domain);
