@@ -15,15 +15,16 @@
  *
  * Its iotlb_sync_map runs the same logic as s390's, iommu_sync_map_refresh(),
  * with a fake RPCIT per attached device. Behind that RPCIT sits a model of a
- * hypervisor that shadows the table with a limited number of entries (like
- * vfio_iommu_type1's dma_entry_limit): a range refresh shadows the range's
- * mappings and fails with -ENOMEM when the shadow is full; a global refresh
- * (and an IOTLB flush) drops the shadow entries the guest no longer maps.
+ * hypervisor that shadows the table with a limited number of entries
+ * (fake-iommu-shadow.c): a range refresh shadows the range's mappings and
+ * fails with -ENOMEM when the shadow is full; a global refresh (and an IOTLB
+ * flush) drops the shadow entries the guest no longer maps.
  *
  * Test-only: it depends on KUNIT and is selected by the KUnit tests that use
  * it.
  */
 #include <kunit/resource.h>
+#include <kunit/script.h>
 #include <kunit/test.h>
 #include <kunit/test-bug.h>
 #include <linux/bitfield.h>
@@ -52,8 +53,8 @@
 #include "iommu-pages.h"
 #endif
 #include "fake-iommu.h"
+#include "fake-iommu-shadow.h"
 
-#define FAKE_IOMMU_MAX_RULES	8
 /*
  * Like a real driver, map_pages allocates the tables a mapping needs, pages
  * from the page allocator with the gfp the core gives it, the first time:
@@ -67,12 +68,6 @@ static const unsigned long fake_table_spans[] = { SZ_1G, SZ_2M };
 #define FAKE_PTE_PROT		GENMASK(5, 0)
 #define FAKE_PTE_ORDER		GENMASK(10, 6)
 #define FAKE_PTE_PFN_SHIFT	11
-
-struct fake_iommu_rule {
-	struct fake_iommu_fault fault;
-	unsigned int seen;
-	bool active;
-};
 
 struct fake_iommu_domain {
 	union {
@@ -91,11 +86,10 @@ struct fake_iommu_domain {
 	struct xarray ptes;
 	/* The tables map_pages allocated (fake_alloc_tables()). */
 	struct xarray tables;
-	/* Hypervisor model: shadowed PTE heads; no limit means no model. */
-	struct xarray shadow;
-	unsigned long shadow_limit;
-	unsigned long shadow_count;
-	struct fake_iommu_rule rules[FAKE_IOMMU_MAX_RULES];
+	/* The hypervisor model behind the fake RPCITs. */
+	struct fake_shadow shadow;
+	/* The test's fault script (faults are kept in its own lock). */
+	struct kunit_script faults;
 	unsigned int nr_calls[FAKE_IOMMU_NR_OPS];
 	unsigned int log_len;
 	/* Calls no real driver would accept, and the first of them. */
@@ -255,42 +249,19 @@ static struct fake_iommu_call *fake_record(struct fake_iommu_domain *fd,
 }
 
 /*
- * Does a rule fail this call? Every active rule for @op sees every call, so
- * that "the Nth call" means the same thing whatever other rules do. Caller
- * holds fd->lock.
+ * Does the test's script fail this call? Every rule for @op sees every call,
+ * so that "the Nth call" means the same thing whatever other rules do; a
+ * failing map_pages call first maps *@partial pages.
  */
 static int fake_fault_check(struct fake_iommu_domain *fd, enum fake_iommu_op op,
 			    struct device *dev, unsigned long iova, size_t size,
 			    size_t *partial)
 {
-	int err = 0;
-	int i;
+	unsigned long data = 0;
+	int err;
 
-	for (i = 0; i < FAKE_IOMMU_MAX_RULES; i++) {
-		struct fake_iommu_rule *r = &fd->rules[i];
-		const struct fake_iommu_fault *f = &r->fault;
-		bool hit = false;
-
-		if (!r->active || f->op != op || (f->dev && f->dev != dev))
-			continue;
-		switch (f->kind) {
-		case FAKE_IOMMU_FAIL_NTH:
-			hit = ++r->seen == f->nth;
-			r->active = !hit;
-			break;
-		case FAKE_IOMMU_FAIL_NEXT:
-			hit = true;
-			r->active = ++r->seen < f->count;
-			break;
-		case FAKE_IOMMU_FAIL_RANGE:
-			hit = iova < f->end && iova + size > f->start;
-			break;
-		}
-		if (hit && !err) {
-			err = f->err;
-			*partial = f->partial;
-		}
-	}
+	err = kunit_script_call(&fd->faults, op, dev, iova, iova + size, &data);
+	*partial = data;
 	return err;
 }
 
@@ -436,62 +407,19 @@ static size_t fake_iommu_unmap_pages(struct iommu_domain *domain,
 	return done;
 }
 
-/*
- * The hypervisor model. Shadow entries are keyed by the IOVA granule of the
- * PTE they shadow. Caller holds fd->lock.
- */
-static void fake_shadow_drop_stale(struct fake_iommu_domain *fd,
-				   unsigned long first, unsigned long last)
+/* The hypervisor model (fake-iommu-shadow.c): a RPCIT of [iova, iova + size) */
+static int fake_shadow_refresh_range(struct fake_iommu_domain *fd,
+				     unsigned long iova, size_t size)
 {
-	unsigned long index = first;
-	void *e;
-
-	xa_for_each_range(&fd->shadow, index, e, first, last) {
-		if (!xa_load(&fd->ptes, index)) {
-			xa_erase(&fd->shadow, index);
-			fd->shadow_count--;
-		}
-	}
-}
-
-static int fake_shadow_add_mapped(struct fake_iommu_domain *fd,
-				  unsigned long first, unsigned long last)
-{
-	unsigned long index = first;
-	void *e;
-
-	xa_for_each_range(&fd->ptes, index, e, first, last) {
-		if (xa_load(&fd->shadow, index))
-			continue;
-		if (fd->shadow_count >= fd->shadow_limit)
-			return -ENOMEM;
-		if (xa_err(xa_store(&fd->shadow, index, xa_mk_value(1), GFP_ATOMIC)))
-			return -ENOMEM;
-		fd->shadow_count++;
-	}
-	return 0;
-}
-
-/* What the hypervisor does on a RPCIT of [iova, iova + size). */
-static int fake_shadow_refresh(struct fake_iommu_domain *fd, unsigned long iova,
-			       size_t size)
-{
-	unsigned long first = iova / FAKE_IOMMU_GRANULE;
-	unsigned long last = (iova + size - 1) / FAKE_IOMMU_GRANULE;
-
-	if (!fd->shadow_limit)
-		return 0;
-	fake_shadow_drop_stale(fd, first, last);
-	return fake_shadow_add_mapped(fd, first, last);
+	return fake_shadow_refresh(&fd->shadow, &fd->ptes,
+				   iova / FAKE_IOMMU_GRANULE,
+				   (iova + size - 1) / FAKE_IOMMU_GRANULE);
 }
 
 /* A global RPCIT: forget what the guest unmapped, shadow what it maps. */
 static int fake_shadow_refresh_all(struct fake_iommu_domain *fd)
 {
-	if (!fd->shadow_limit)
-		return 0;
-	fake_shadow_drop_stale(fd, 0, ULONG_MAX);
-	return fake_shadow_add_mapped(fd, 0, ULONG_MAX);
+	return fake_shadow_refresh(&fd->shadow, &fd->ptes, 0, ULONG_MAX);
 }
 
 /*
@@ -512,8 +440,9 @@ static int fake_rpcit(struct fake_iommu_domain *fd, struct list_head *node,
 	spin_lock_irqsave(&fd->lock, flags);
 	ret = fake_fault_check(fd, op, fdev->dev, iova, size, &partial);
 	if (!ret)
-		ret = op == FAKE_IOMMU_REFRESH ? fake_shadow_refresh(fd, iova, size) :
-						 fake_shadow_refresh_all(fd);
+		ret = op == FAKE_IOMMU_REFRESH ?
+		      fake_shadow_refresh_range(fd, iova, size) :
+		      fake_shadow_refresh_all(fd);
 	call = fake_record(fd, op, iova, size, 0, 0, ret);
 	if (call)
 		call->dev = fdev->dev;
@@ -571,7 +500,7 @@ static void fake_iommu_iotlb_sync(struct iommu_domain *domain,
 		    0, 0, 0);
 	/* As s390 does: a RPCIT of the unmapped range tells the hypervisor. */
 	if (size && !list_empty(&fd->devices))
-		fake_shadow_refresh(fd, gather->start, size);
+		fake_shadow_refresh_range(fd, gather->start, size);
 	spin_unlock_irqrestore(&fd->lock, flags);
 }
 
@@ -654,7 +583,7 @@ static void fake_iommu_domain_free(struct iommu_domain *domain)
 	fake_iommu_take_misuse(kunit_get_current_test(), domain);
 	fake_iommu_check_empty(kunit_get_current_test(), domain);
 	xa_destroy(&fd->ptes);
-	xa_destroy(&fd->shadow);
+	fake_shadow_destroy(&fd->shadow);
 	xa_for_each(&fd->tables, index, table)
 		free_page((unsigned long)table);
 	xa_destroy(&fd->tables);
@@ -767,7 +696,8 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 	INIT_LIST_HEAD(&fd->devices);
 	spin_lock_init(&fd->lock);
 	xa_init(&fd->ptes);
-	xa_init(&fd->shadow);
+	fake_shadow_init(&fd->shadow);
+	kunit_script_init(&fd->faults);
 	xa_init_flags(&fd->tables, XA_FLAGS_LOCK_IRQ);
 	fd->domain.pgsize_bitmap = FAKE_IOMMU_GRANULE;
 	fd->domain.geometry.aperture_end = SZ_4G - 1;
@@ -1199,6 +1129,7 @@ struct page *fake_iommu_alloc_pages(struct kunit *test, unsigned int order)
 }
 EXPORT_SYMBOL_GPL(fake_iommu_alloc_pages);
 
+/* What the fake cannot script, on top of what kunit_script cannot. */
 static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
 {
 	if (f->op != FAKE_IOMMU_SYNC_MAP && f->op != FAKE_IOMMU_MAP_PAGES &&
@@ -1208,19 +1139,9 @@ static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
 		return "a device is for refresh calls only";
 	if (f->dev && !to_fake_dev(f->dev))
 		return "not a device of the fake IOMMU";
-	if (f->err < -MAX_ERRNO || f->err > -1)
-		return "the errno must be in [-MAX_ERRNO, -1]";
 	if (f->partial && f->op != FAKE_IOMMU_MAP_PAGES)
 		return "partial progress is for map_pages only";
-	switch (f->kind) {
-	case FAKE_IOMMU_FAIL_NTH:
-		return f->nth ? NULL : "the Nth call counts from 1";
-	case FAKE_IOMMU_FAIL_NEXT:
-		return f->count ? NULL : "the number of calls to fail must be at least 1";
-	case FAKE_IOMMU_FAIL_RANGE:
-		return f->end > f->start ? NULL : "the IOVA range is empty";
-	}
-	return "unknown kind of fault";
+	return NULL;
 }
 
 /**
@@ -1239,9 +1160,12 @@ int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
 		      const struct fake_iommu_fault *fault)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
+	const struct kunit_script_rule rule = {
+		.op = fault->op, .obj = fault->dev, .kind = fault->kind,
+		.err = fault->err, .nth = fault->nth, .count = fault->count,
+		.start = fault->start, .end = fault->end, .data = fault->partial,
+	};
 	const char *why = fake_fault_invalid(fault);
-	unsigned long flags;
-	int i;
 
 	if (!why && !fd)
 		why = "not a paging domain of the fake IOMMU";
@@ -1253,23 +1177,7 @@ int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
 			   fault->partial, why);
 		return -EINVAL;
 	}
-
-	spin_lock_irqsave(&fd->lock, flags);
-	for (i = 0; i < FAKE_IOMMU_MAX_RULES; i++) {
-		if (!fd->rules[i].active) {
-			fd->rules[i] = (struct fake_iommu_rule) {
-				.fault = *fault, .active = true,
-			};
-			break;
-		}
-	}
-	spin_unlock_irqrestore(&fd->lock, flags);
-	if (i == FAKE_IOMMU_MAX_RULES) {
-		KUNIT_FAIL(test, "fake-iommu: more than %d fault rules",
-			   FAKE_IOMMU_MAX_RULES);
-		return -ENOSPC;
-	}
-	return 0;
+	return kunit_script_add(test, &fd->faults, &rule);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_script);
 
@@ -1287,7 +1195,7 @@ int fake_iommu_fail_nth(struct kunit *test, struct iommu_domain *domain,
 			enum fake_iommu_op op, unsigned int nth, int err)
 {
 	struct fake_iommu_fault f = {
-		.op = op, .kind = FAKE_IOMMU_FAIL_NTH, .nth = nth, .err = err,
+		.op = op, .kind = KUNIT_SCRIPT_NTH, .nth = nth, .err = err,
 	};
 
 	return fake_iommu_script(test, domain, &f);
@@ -1308,7 +1216,7 @@ int fake_iommu_fail_next(struct kunit *test, struct iommu_domain *domain,
 			 enum fake_iommu_op op, unsigned int count, int err)
 {
 	struct fake_iommu_fault f = {
-		.op = op, .kind = FAKE_IOMMU_FAIL_NEXT, .count = count,
+		.op = op, .kind = KUNIT_SCRIPT_NEXT, .count = count,
 		.err = err,
 	};
 
@@ -1332,7 +1240,7 @@ int fake_iommu_fail_range(struct kunit *test, struct iommu_domain *domain,
 			  unsigned long end, int err)
 {
 	struct fake_iommu_fault f = {
-		.op = op, .kind = FAKE_IOMMU_FAIL_RANGE, .start = start,
+		.op = op, .kind = KUNIT_SCRIPT_RANGE, .start = start,
 		.end = end, .err = err,
 	};
 
@@ -1347,13 +1255,9 @@ EXPORT_SYMBOL_GPL(fake_iommu_fail_range);
 void fake_iommu_clear_faults(struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
-	unsigned long flags;
 
-	if (!fd)
-		return;
-	spin_lock_irqsave(&fd->lock, flags);
-	memset(fd->rules, 0, sizeof(fd->rules));
-	spin_unlock_irqrestore(&fd->lock, flags);
+	if (fd)
+		kunit_script_clear(&fd->faults);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_clear_faults);
 
@@ -1527,7 +1431,7 @@ void fake_iommu_set_shadow_limit(struct iommu_domain *domain,
 	if (!fd)
 		return;
 	spin_lock_irqsave(&fd->lock, flags);
-	fd->shadow_limit = limit;
+	fd->shadow.limit = limit;
 	spin_unlock_irqrestore(&fd->lock, flags);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_set_shadow_limit);
@@ -1542,7 +1446,7 @@ unsigned long fake_iommu_shadow_entries(struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
 
-	return fd ? READ_ONCE(fd->shadow_count) : 0;
+	return fd ? READ_ONCE(fd->shadow.count) : 0;
 }
 EXPORT_SYMBOL_GPL(fake_iommu_shadow_entries);
 

@@ -11,6 +11,7 @@
 #ifndef __FAKE_IOMMU_H
 #define __FAKE_IOMMU_H
 
+#include <kunit/script.h>
 #include <linux/errno.h>
 #include <linux/types.h>
 
@@ -119,24 +120,17 @@ struct fake_iommu_call {
 	gfp_t gfp;
 };
 
-/* How a fault rule picks the calls it fails. */
-enum fake_iommu_fault_kind {
-	FAKE_IOMMU_FAIL_NTH,	/* the @nth call from now, once */
-	FAKE_IOMMU_FAIL_NEXT,	/* the next @count calls, then succeed */
-	FAKE_IOMMU_FAIL_RANGE,	/* every call overlapping [@start, @end) */
-};
-
 /**
  * struct fake_iommu_fault - a scripted error
  * @op: FAKE_IOMMU_MAP_PAGES, FAKE_IOMMU_SYNC_MAP (the whole sync_map fails),
  *	FAKE_IOMMU_REFRESH or FAKE_IOMMU_REFRESH_ALL (one device's refresh fails,
  *	and the shared sync_map logic decides what follows)
- * @kind: which calls fail
+ * @kind: which calls fail (kunit_script's KUNIT_SCRIPT_NTH, _NEXT or _RANGE)
  * @err: the error returned, in [-MAX_ERRNO, -1]
- * @nth: for FAKE_IOMMU_FAIL_NTH, which call fails (1 is the next one)
- * @count: for FAKE_IOMMU_FAIL_NEXT, how many calls fail (at least 1)
- * @start: for FAKE_IOMMU_FAIL_RANGE, first IOVA of the range
- * @end: for FAKE_IOMMU_FAIL_RANGE, first IOVA after the range (> @start)
+ * @nth: for KUNIT_SCRIPT_NTH, which call fails (1 is the next one)
+ * @count: for KUNIT_SCRIPT_NEXT, how many calls fail (at least 1)
+ * @start: for KUNIT_SCRIPT_RANGE, first IOVA of the range
+ * @end: for KUNIT_SCRIPT_RANGE, first IOVA after the range (> @start)
  * @partial: for MAP_PAGES, how many pages a failing call maps before it
  *	returns @err (capped at the pages asked for)
  * @dev: for REFRESH and REFRESH_ALL, only that device's calls count and
@@ -145,7 +139,7 @@ enum fake_iommu_fault_kind {
 struct fake_iommu_fault {
 	struct device *dev;
 	enum fake_iommu_op op;
-	enum fake_iommu_fault_kind kind;
+	enum kunit_script_kind kind;
 	int err;
 	unsigned int nth;
 	unsigned int count;

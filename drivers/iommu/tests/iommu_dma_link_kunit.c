@@ -422,7 +422,7 @@ static void iommu_dma_link_test_link_fail(struct kunit *test)
 	struct link_ctx *c = link_setup(test, p->fq);
 	struct fake_iommu_fault fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
-		.kind = FAKE_IOMMU_FAIL_NTH,
+		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,	/* one map_pages call per range */
 		.err = -ENOMEM,
 		.partial = 1,
@@ -879,7 +879,7 @@ static void iommu_dma_link_blk_test_link_fail(struct kunit *test)
 	struct link_ctx *c = b->c;
 	struct fake_iommu_fault fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
-		.kind = FAKE_IOMMU_FAIL_NTH,
+		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,
 		.err = -ENOMEM,
 		.partial = 1,
@@ -1064,7 +1064,7 @@ static void iommu_dma_link_dmabuf_test_link_fail(struct kunit *test)
 	struct dmabuf_ctx *d = dmabuf_setup(test, p->fq);
 	struct fake_iommu_fault fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
-		.kind = FAKE_IOMMU_FAIL_NTH,
+		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,
 		.err = -ENOMEM,
 	};

@@ -159,7 +159,7 @@ static void iommu_map_test_map_pages_partial(struct kunit *test)
 {
 	struct iommu_domain *domain = test_domain(test, SZ_4K);
 	struct fake_iommu_fault fault = {
-		.op = FAKE_IOMMU_MAP_PAGES, .kind = FAKE_IOMMU_FAIL_NTH,
+		.op = FAKE_IOMMU_MAP_PAGES, .kind = KUNIT_SCRIPT_NTH,
 		.nth = 1, .err = -ENOMEM, .partial = 3,
 	};
 	const struct fake_iommu_call *call;

@@ -10,11 +10,13 @@
  * zpci_refresh_trans() and the table's registration (MPCIFC) through the
  * one in zpci_mod_fc().
  */
+#include <kunit/script.h>
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
 #include <linux/scatterlist.h>
 
 #include "../fake-iommu.h"
+#include "iommu_sync_map_cases.h"
 
 #define S390_TEST_MAX_CALLS	16
 #define S390_TEST_FH		0x100
@@ -45,9 +47,8 @@ struct s390_test_ctx {
 	u64 iota[3];
 	/* What the next registration answers (a condition code). */
 	u8 reg_cc;
-	/* RPCIT answers in call order; calls past them succeed. */
-	const int *answers;
-	int nr_answers;
+	/* What each RPCIT answers: succeed unless a rule says otherwise. */
+	struct kunit_script rpcit;
 	struct s390_test_call calls[S390_TEST_MAX_CALLS];
 	int nr_calls;
 };
@@ -61,7 +62,18 @@ static int s390_test_rpcit(u64 fn, u64 addr, u64 range)
 		ctx->calls[n] = (struct s390_test_call) {
 			.fh = fn >> 32, .addr = addr, .range = range,
 		};
-	return n < ctx->nr_answers ? ctx->answers[n] : 0;
+	return kunit_script_call(&ctx->rpcit, 0, NULL, addr, addr + range, NULL);
+}
+
+/* The @nth RPCIT from now (1 is the next) answers @err. */
+static void s390_test_fail_rpcit(struct kunit *test, struct s390_test_ctx *ctx,
+				 unsigned int nth, int err)
+{
+	const struct kunit_script_rule rule = {
+		.kind = KUNIT_SCRIPT_NTH, .nth = nth, .err = err,
+	};
+
+	kunit_script_add(test, &ctx->rpcit, &rule);
 }
 
 /* MPCIFC: the (de)registration of a function's translation table. */
@@ -148,6 +160,7 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	KUNIT_ASSERT_GE(test, nr_zdev, 1);
 	KUNIT_ASSERT_LE(test, nr_zdev, ARRAY_SIZE(ctx->zdev));
 	ctx->prev = test->priv;
+	kunit_script_init(&ctx->rpcit);
 	ctx->fh = ctx->prev ? ctx->prev->fh + ARRAY_SIZE(ctx->zdev) : S390_TEST_FH;
 	test->priv = ctx;
 	/* Before the domain's cleanup, so that they outlive it. */
@@ -211,71 +224,87 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	return ctx;
 }
 
-/* An expected RPCIT: device index, and the range or the whole aperture. */
-struct s390_test_rpcit_exp {
-	u8 dev;
-	bool all;
-};
+/*
+ * The RPCITs @ctx recorded, each checked for its range (the new mapping's,
+ * or its device's whole aperture) and turned into a refresh of scenario @c
+ * (with the answer it got) in @got, up to @max of them, for
+ * iommu_sync_map_expect_calls(). Return: how many RPCITs there were.
+ */
+static int s390_test_refreshes(struct kunit *test, struct s390_test_ctx *ctx,
+			       const struct iommu_sync_map_case *c,
+			       struct iommu_sync_map_refresh *got, int max)
+{
+	int i;
 
-struct s390_sync_param {
-	const char *name;
-	int nr_zdev;
-	unsigned long no_refresh;
-	int answers[4];
-	int nr_answers;
-	struct s390_test_rpcit_exp calls[4];
-	int nr_calls;
-	int ret;
-};
+	KUNIT_EXPECT_LE_MSG(test, ctx->nr_calls, S390_TEST_MAX_CALLS,
+			    "RPCITs past the log");
+	for (i = 0; i < min(ctx->nr_calls, max); i++) {
+		const struct s390_test_call *call = &ctx->calls[i];
+		u32 idx = call->fh - ctx->fh;
+		const struct zpci_dev *zdev;
+		bool all;
 
-static const struct s390_sync_param s390_sync_params[] = {
-	{ "success", 1, 0, {}, 0, { { 0 } }, 1, 0 },
-	{ "ENOMEM_then_global_ok", 1, 0, { -ENOMEM }, 1,
-	  { { 0 }, { 0, true } }, 2, 0 },
-	{ "ENOMEM_twice", 1, 0, { -ENOMEM, -ENOMEM }, 2,
-	  { { 0 }, { 0, true } }, 2, -ENOMEM },
-	{ "EIO", 1, 0, { -EIO }, 1, { { 0 } }, 1, -EIO },
-	{ "three_devices", 3, 0, {}, 0, { { 0 }, { 1 }, { 2 } }, 3, 0 },
-	{ "no_tlb_refresh", 3, BIT(1), {}, 0, { { 0 }, { 2 } }, 2, 0 },
-	{ "ENOMEM_on_second_device", 2, 0, { 0, -ENOMEM }, 2,
-	  { { 0 }, { 1 }, { 1, true } }, 3, 0 },
-	{ "ENOMEM_twice_on_first_device", 2, 0, { -ENOMEM, -ENOMEM }, 2,
-	  { { 0 }, { 0, true } }, 2, -ENOMEM },
-	/* 6.12 returned the second device's success here. */
-	{ "EIO_then_success_on_second_device", 2, 0, { -EIO, 0 }, 2,
-	  { { 0 } }, 1, -EIO },
-};
+		KUNIT_ASSERT_LT_MSG(test, idx, (u32)ctx->nr_zdev,
+				    "RPCIT #%d for function %#x", i, call->fh);
+		zdev = ctx->zdev[idx];
+		/* The global refresh covers the device's whole DMA range. */
+		all = call->addr == zdev->start_dma &&
+		      call->range == zdev->end_dma - zdev->start_dma + 1;
+		if (!all) {
+			KUNIT_EXPECT_EQ_MSG(test, call->addr, S390_TEST_IOVA,
+					    "RPCIT #%d", i);
+			KUNIT_EXPECT_EQ_MSG(test, call->range, S390_TEST_SIZE,
+					    "RPCIT #%d", i);
+		}
+		got[i] = (struct iommu_sync_map_refresh) {
+			.dev = idx, .all = all, .ret = iommu_sync_map_answer(c, i),
+		};
+	}
+	return ctx->nr_calls;
+}
 
-KUNIT_ARRAY_PARAM_DESC(s390_sync_params, s390_sync_params, name);
+KUNIT_ARRAY_PARAM_DESC(s390_sync_cases, iommu_sync_map_cases, name);
 
-/* The real s390_iommu_iotlb_sync_map(), called through the domain's ops. */
+/* The real s390_iommu_iotlb_sync_map() of the test's range. */
+static int s390_test_sync_map(struct s390_test_ctx *ctx)
+{
+	return ctx->domain->ops->iotlb_sync_map(ctx->domain, S390_TEST_IOVA,
+						S390_TEST_SIZE);
+}
+
+/*
+ * The real s390_iommu_iotlb_sync_map(), called through the domain's ops, in
+ * the scenarios of the shared refresh logic, with RPCITs answering in call
+ * order as each scenario says.
+ */
 static void iommu_s390_test_sync_map(struct kunit *test)
 {
-	const struct s390_sync_param *p = test->param_value;
-	struct s390_test_ctx *ctx = s390_test_setup(test, p->nr_zdev, p->no_refresh);
-	int i, ret;
+	const struct iommu_sync_map_case *c = test->param_value;
+	struct s390_test_ctx *ctx = s390_test_setup(test, c->nr_devs, 0);
+	struct iommu_sync_map_refresh got[IOMMU_SYNC_MAP_MAX_CALLS + 2];
+	int i, nr_got;
 
-	ctx->answers = p->answers;
-	ctx->nr_answers = p->nr_answers;
-	ret = ctx->domain->ops->iotlb_sync_map(ctx->domain, S390_TEST_IOVA,
-					       S390_TEST_SIZE);
-	KUNIT_EXPECT_EQ(test, ret, p->ret);
-	KUNIT_ASSERT_EQ(test, ctx->nr_calls, p->nr_calls);
-	for (i = 0; i < p->nr_calls; i++) {
-		const struct s390_test_rpcit_exp *e = &p->calls[i];
-		const struct zpci_dev *zdev = ctx->zdev[e->dev];
+	for (i = 0; i < c->nr_calls; i++)
+		if (c->calls[i].ret)
+			s390_test_fail_rpcit(test, ctx, i + 1, c->calls[i].ret);
+	KUNIT_EXPECT_EQ(test, s390_test_sync_map(ctx),
+			c->ret);
+	nr_got = s390_test_refreshes(test, ctx, c, got, ARRAY_SIZE(got));
+	iommu_sync_map_expect_calls(test, c, got, nr_got);
+}
 
-		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].fh, ctx->fh + e->dev,
-				    "RPCIT #%d", i);
-		/* The global refresh covers the device's whole DMA range. */
-		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].addr,
-				    e->all ? zdev->start_dma : S390_TEST_IOVA,
-				    "RPCIT #%d", i);
-		KUNIT_EXPECT_EQ_MSG(test, ctx->calls[i].range,
-				    e->all ? zdev->end_dma - zdev->start_dma + 1 :
-					     S390_TEST_SIZE,
-				    "RPCIT #%d", i);
-	}
+/* A function without tlb_refresh gets no RPCIT; the others do. */
+static void iommu_s390_test_sync_map_no_tlb_refresh(struct kunit *test)
+{
+	struct s390_test_ctx *ctx = s390_test_setup(test, 3, BIT(1));
+
+	KUNIT_EXPECT_EQ(test, s390_test_sync_map(ctx),
+			0);
+	KUNIT_ASSERT_EQ(test, ctx->nr_calls, 2);
+	KUNIT_EXPECT_EQ(test, ctx->calls[0].fh, ctx->fh);
+	KUNIT_EXPECT_EQ(test, ctx->calls[1].fh, ctx->fh + 2);
+	KUNIT_EXPECT_EQ(test, ctx->calls[1].addr, S390_TEST_IOVA);
+	KUNIT_EXPECT_EQ(test, ctx->calls[1].range, S390_TEST_SIZE);
 }
 
 /* No valid translation for any page of [iova, iova + size). */
@@ -458,16 +487,28 @@ static void iommu_s390_test_attach_fails(struct kunit *test)
 
 struct s390_fail_param {
 	const char *name;
-	int answers[2];
+	/* The next @nr_fail RPCITs answer @err. */
 	int err;
+	unsigned int nr_fail;
 	/* RPCITs: the refresh, the global one after -ENOMEM, the unmap's */
 	int nr_calls;
 };
 
 static const struct s390_fail_param s390_fail_params[] = {
-	{ "EIO", { -EIO }, -EIO, 2 },
-	{ "ENOMEM_twice", { -ENOMEM, -ENOMEM }, -ENOMEM, 3 },
+	{ "EIO", -EIO, 1, 2 },
+	{ "ENOMEM_twice", -ENOMEM, 2, 3 },
 };
+
+static void s390_test_fail_next_rpcits(struct kunit *test,
+				       struct s390_test_ctx *ctx,
+				       const struct s390_fail_param *p)
+{
+	const struct kunit_script_rule rule = {
+		.kind = KUNIT_SCRIPT_NEXT, .count = p->nr_fail, .err = p->err,
+	};
+
+	kunit_script_add(test, &ctx->rpcit, &rule);
+}
 
 KUNIT_ARRAY_PARAM_DESC(s390_fail_params, s390_fail_params, name);
 
@@ -478,8 +519,7 @@ static void iommu_s390_test_map_fails(struct kunit *test)
 	struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
 
 	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, S390_TEST_SIZE);
-	ctx->answers = p->answers;
-	ctx->nr_answers = ARRAY_SIZE(p->answers);
+	s390_test_fail_next_rpcits(test, ctx, p);
 	KUNIT_EXPECT_EQ(test, iommu_map(ctx->domain, S390_TEST_IOVA, 64 * SZ_1M,
 					S390_TEST_SIZE, IOMMU_READ | IOMMU_WRITE,
 					GFP_KERNEL), p->err);
@@ -505,8 +545,7 @@ static void iommu_s390_test_map_sg_fails(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(sgl); i++)
 		sg_set_page(&sgl[i], block + 2 * i, PAGE_SIZE, 0);
 	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, size);
-	ctx->answers = p->answers;
-	ctx->nr_answers = ARRAY_SIZE(p->answers);
+	s390_test_fail_next_rpcits(test, ctx, p);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(ctx->domain, S390_TEST_IOVA, sgl,
 					   ARRAY_SIZE(sgl), IOMMU_READ, GFP_KERNEL),
 			p->err);
@@ -578,7 +617,8 @@ static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 #endif
 
 static struct kunit_case iommu_s390_test_cases[] = {
-	KUNIT_CASE_PARAM(iommu_s390_test_sync_map, s390_sync_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_s390_test_sync_map, s390_sync_cases_gen_params),
+	KUNIT_CASE(iommu_s390_test_sync_map_no_tlb_refresh),
 	KUNIT_CASE(iommu_s390_test_map_success),
 	KUNIT_CASE(iommu_s390_test_map_prot),
 	KUNIT_CASE(iommu_s390_test_attach_fails),
