@@ -123,6 +123,18 @@ class TableTest(unittest.TestCase):
 					self.assertTrue(os.path.isfile(os.path.join(
 						REPO, 'kunitconfig', f'{leg}.{suffix}')))
 
+	def test_runner_has_no_leg_data(self):
+		"""The runner takes every leg's compiler and arguments from the
+		table: no cross prefix, kunit.py --arch or package list of its
+		own."""
+		with open(os.path.join(REPO, 'tools', 'iommu-kunit')) as f:
+			code = [line for line in f if not line.lstrip().startswith('#')]
+		for data in ('CROSS_COMPILE=', '--cross_compile',
+			     'qemu-system-misc', 'gcc-s390x-linux-gnu',
+			     's390x-linux-gnu-gcc', 'libc6-dev'):
+			with self.subTest(data=data):
+				self.assertEqual([line for line in code if data in line], [])
+
 
 class TestMatrixTest(unittest.TestCase):
 	"""make test's matrix, and the share of it LEGS= and KERNELS= pick."""
