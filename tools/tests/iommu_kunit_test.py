@@ -1006,6 +1006,37 @@ class ShardTest(RunnerTestCase):
 		self.assertDies(r, 'LEGS=patches-check names no leg for make presubmit')
 
 
+class SelftestFirstTest(RunnerTestCase):
+	"""make test runs the runner's own unit tests before anything else,
+	and stops if they fail."""
+
+	STUBS = ('ensure_packages() { echo "packages $1 KDIR=$KDIR"; }\n'
+		 'test_tree() { echo "test_tree $*"; }\n'
+		 'log() { :; }\n')
+
+	def run_test(self, unittest_rc):
+		fake = os.path.join(self.tmp, 'python')
+		write(fake, '#!/bin/sh\n'
+		      f'case "$1" in */tools/iommu_kunit.py) exec {shlex.quote(sys.executable)} "$@" ;; esac\n'
+		      f'echo "python $*"\nexit {unittest_rc}\n')
+		os.chmod(fake, 0o755)
+		return self.source(self.STUBS + 'parse_args KERNELS=7.2\ncmd_test', PYTHON=fake)
+
+	def test_first(self):
+		r = self.run_test(0)
+		self.assertEqual(r.returncode, 0, r.stderr)
+		tests = os.path.join(REPO, 'tools', 'tests')
+		self.assertEqual(r.stdout.splitlines(), [
+			'packages um KDIR=selftest',
+			f'python -m unittest discover -s {tests} -p *_test.py -q',
+			'test_tree um'])
+
+	def test_failing_stops(self):
+		r = self.run_test(1)
+		self.assertDies(r, "the runner's own unit tests failed")
+		self.assertNotIn('test_tree', r.stdout)
+
+
 def kunit_json(suites):
 	"""kunit.py's JSON for suites {name: [status, ...]}."""
 	return json.dumps({'name': 'KUnit Test Group', 'test_cases': [], 'sub_groups': [
