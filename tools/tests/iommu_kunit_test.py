@@ -363,6 +363,16 @@ class LegVarsTest(RunnerTestCase):
 				 ['CROSS_COMPILE=s390x-linux-gnu-',
 				  '--arch=s390 --cross_compile=s390x-linux-gnu-'])
 
+	def test_ccache_if_there(self):
+		"""Builds go through ccache if it is on PATH, and only then."""
+		cc = 'leg_vars x86_64; echo "$LEG_CC"'
+		self.assertEqual(self.lines(f'PATH={shlex.quote(self.fakebin)}; {cc}',
+					    TOP=self.top, KVER='7.3.0'), ['gcc'])
+		write(os.path.join(self.fakebin, 'ccache'), '#!/bin/sh\nexit 1\n')
+		os.chmod(os.path.join(self.fakebin, 'ccache'), 0o755)
+		self.assertEqual(self.lines(f'PATH={shlex.quote(self.fakebin)}; {cc}',
+					    TOP=self.top, KVER='7.3.0'), ['ccache gcc'])
+
 	def test_leg_suites(self):
 		"""The expected suites, as one file: the leg's, then the kernel's."""
 		write(os.path.join(self.top, 'kunitconfig', 'um.suites'), 'iommu_map\n')
