@@ -386,6 +386,35 @@ class LegVarsTest(RunnerTestCase):
 						 KVER=kver, WORK=work)
 				self.assertEqual(read(out[0]), suites)
 
+	def test_run_leg(self):
+		"""run_leg gives kunit.py and make the table's arguments for the
+		leg (kunit.py and make stubbed: they print what they get)."""
+		wsrc = os.path.join(self.tmp, 'wsrc')
+		for f in ('drivers/iommu/.kunitconfig', 'drivers/iommu/Kconfig',
+			  'tools/testing/kunit/kunit.py'):
+			write(os.path.join(wsrc, f))
+		write(os.path.join(self.top, 'kunitconfig', 's390.kunitconfig'))
+		fake = os.path.join(self.tmp, 'python')
+		write(fake, '#!/bin/sh\n'
+		      f'case "$1" in */tools/iommu_kunit.py) exec {shlex.quote(sys.executable)} "$@" ;; esac\n'
+		      'for a; do echo "python: $a"; done\n')
+		os.chmod(fake, 0o755)
+		r = self.source('make() { for a; do echo "make: $a"; done; }\n'
+				'log() { :; }\nrun_leg || true',
+				TOP=self.top, KVER='7.3.0', ARCH='s390', PYTHON=fake,
+				WORK=os.path.join(self.tmp, 'work'), WSRC=wsrc,
+				RESULTS=os.path.join(self.tmp, 'res'))
+		out = r.stdout.splitlines()
+		cc = 'ccache s390x-linux-gnu-gcc' if shutil.which('ccache') else 's390x-linux-gnu-gcc'
+		self.assertIn('python: config', out)
+		for arg in ('--arch=s390', '--cross_compile=s390x-linux-gnu-', f'CC={cc}',
+			    '--kunitconfig=' + os.path.join(self.top, 'kunitconfig', 's390.kunitconfig')):
+			self.assertIn('python: ' + arg, out)
+		# (make's output goes to the build's log.)
+		built = read(os.path.join(self.tmp, 'work', 'build-s390', 'build.log')).splitlines()
+		for arg in ('ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-', f'CC={cc}'):
+			self.assertIn('make: ' + arg, built)
+
 	def test_unknown_leg(self):
 		"""A leg the table does not have stops the runner."""
 		r = self.source('leg_vars arm64; echo "not reached"', TOP=self.top, KVER='7.3.0')
