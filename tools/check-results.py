@@ -28,25 +28,60 @@ def cases(group):
         yield from cases(sub)
 
 
-def total(paths):
+def load(path):
+    """kunit.py's JSON results in file path."""
+    with open(path) as f:
+        return json.load(f)
+
+
+def total(paths, out=None):
     """Print one 'total: N passed, N failed, N skipped' line for all legs."""
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     for path in paths:
-        with open(path) as f:
-            for status in cases(json.load(f)):
-                counts["PASS" if status == "PASS" else
-                       "SKIP" if status == "SKIP" else "FAIL"] += 1
+        for status in cases(load(path)):
+            counts["PASS" if status == "PASS" else
+                   "SKIP" if status == "SKIP" else "FAIL"] += 1
     print(f"total: {counts['PASS']} passed, {counts['FAIL']} failed, "
-          f"{counts['SKIP']} skipped")
+          f"{counts['SKIP']} skipped", file=out or sys.stdout)
     return 0
+
+
+def count(path):
+    """How many test cases ran, and how many of them failed."""
+    statuses = list(cases(load(path)))
+    return len(statuses), sum(s not in ("PASS", "SKIP") for s in statuses)
 
 
 def failed(path):
     """Print how many test cases ran and how many of them failed."""
-    with open(path) as f:
-        statuses = list(cases(json.load(f)))
-    print(len(statuses), sum(s not in ("PASS", "SKIP") for s in statuses))
+    print(*count(path))
     return 0
+
+
+def read_expected(path):
+    """The suite names of an EXPECTED.suites file."""
+    with open(path) as f:
+        expected = [line.split("#")[0].strip() for line in f]
+    return [s for s in expected if s]
+
+
+def problems(results, expected, glob="*"):
+    """Why results (kunit.py's JSON) do not have every suite of expected
+    that filter glob selects: one message each, none if they do."""
+    suite_glob = glob.split(".")[0]
+    expected = [s for s in expected if fnmatch.fnmatchcase(s, suite_glob)]
+    suites = {g["name"]: list(cases(g)) for g in results.get("sub_groups", [])}
+    bad = []
+    for name in expected:
+        if name not in suites:
+            bad.append(f"suite {name} is missing from the results: it was not "
+                       "built or did not run (check its CONFIG_*_KUNIT_TEST "
+                       "and their dependencies in the build's .config)")
+        elif not suites[name]:
+            bad.append(f"suite {name} ran no test case")
+        elif all(s == "SKIP" for s in suites[name]):
+            bad.append(f"suite {name} was skipped entirely")
+    return bad
 
 
 def leaves(group, prefix=""):
@@ -112,26 +147,13 @@ def main(argv):
         return failed(argv[2])
     if len(argv) not in (3, 4):
         sys.exit(__doc__)
-    with open(argv[1]) as f:
-        results = json.load(f)
-    with open(argv[2]) as f:
-        expected = [line.split("#")[0].strip() for line in f]
-    expected = [s for s in expected if s]
+    results = load(argv[1])
     glob = argv[3] if len(argv) == 4 and argv[3] else "*"
     suite_glob = glob.split(".")[0]
-    expected = [s for s in expected if fnmatch.fnmatchcase(s, suite_glob)]
-
+    expected = [s for s in read_expected(argv[2])
+                if fnmatch.fnmatchcase(s, suite_glob)]
     suites = {g["name"]: list(cases(g)) for g in results.get("sub_groups", [])}
-    bad = []
-    for name in expected:
-        if name not in suites:
-            bad.append(f"suite {name} is missing from the results: it was not "
-                       "built or did not run (check its CONFIG_*_KUNIT_TEST "
-                       "and their dependencies in the build's .config)")
-        elif not suites[name]:
-            bad.append(f"suite {name} ran no test case")
-        elif all(s == "SKIP" for s in suites[name]):
-            bad.append(f"suite {name} was skipped entirely")
+    bad = problems(results, expected, glob)
     for msg in bad:
         print(f"iommu-kunit: error: {msg}", file=sys.stderr)
     if not bad and expected:

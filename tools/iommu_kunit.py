@@ -1,0 +1,604 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""The runner's deciding logic: the leg x kernel table and what follows from it.
+
+tools/iommu-kunit (bash) gets a tree, stages the overlay and runs kunit.py;
+every decision it takes from the table below comes from here, one
+subcommand each:
+
+  iommu_kunit.py table
+	ALL_LEGS, ALL_KERNELS, KERNEL_SOURCE (an associative array: each
+	kernel's kernel-source), DEFAULT_KERNEL, MAINLINE_SERIES (shell)
+  iommu_kunit.py kernel-source KERNEL
+	system, sid or experimental: where Debian's linux-source-KERNEL is
+  iommu_kunit.py packages LEG|coverage [--kernel KERNEL]
+	the Debian packages (without --kernel: a KDIR, no linux-source)
+  iommu_kunit.py [--top DIR] leg LEG [--kernel-series S] [--ccache|--no-ccache]
+	LEG_CC, LEG_MAKE_ARGS, LEG_KUNIT_ARGS, LEG_KUNITCONFIGS, LEG_SUITES
+	(shell: kunit.py's and make's arguments, the leg's kunitconfig
+	fragments and expected-suites files for kernel series S)
+  iommu_kunit.py test-matrix [--scope ci] [--legs WORDS] [--kernels WORDS]
+	"KERNEL LEG... [patches-check]" a line: what make test runs
+  iommu_kunit.py patch-files PATCH...
+	the kernel files the patches touch, a line each
+  iommu_kunit.py legs-for-patches [--legs WORDS] PATCH...
+	the legs make presubmit runs for these patches
+  iommu_kunit.py legs-to-build [--scope ci] PATCH
+	the legs a patch of the series builds on (bisectability)
+  iommu_kunit.py [--top DIR] check-series-map
+	tools/series.map against the overlay (exit 2 on a problem)
+  iommu_kunit.py [--top DIR] total --results DIR [--scope ci] [--legs WORDS]
+	[--kernels WORDS]
+	make total's verdict from results/debian-<kernel>/kunit-<leg>.json
+
+WORDS is one argument of space-separated words (LEGS=, KERNELS= as
+given; empty: all). "(shell)" output is assignments for bash's eval, its
+values quoted; every other answer is plain words or lines. Bad input
+(an unknown leg or kernel, no patch, a malformed tools/series.map) is one
+line "iommu-kunit: error: ..." on stderr and exit status 2, like the
+runner's own errors.
+
+Adding a leg or a kernel is one entry in LEGS or KERNELS (and the leg's
+kunitconfig/<leg>.kunitconfig and .suites).
+"""
+import collections
+import fnmatch
+import os
+import shlex
+import sys
+
+# The repository: the overlay, kunitconfig/, tools/series.map.
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# What every leg needs from Debian: the kernel build tools, kunit.py's
+# Python, what the overlay is applied with, ccache and git.
+COMMON_PACKAGES = ('make', 'gcc', 'libc6-dev', 'bc', 'flex', 'bison',
+		   'python3', 'perl', 'rsync', 'patch', 'xz-utils', 'ccache',
+		   'git')
+
+# Package sets that are not a leg's, on top of COMMON_PACKAGES: make
+# coverage's (its leg's come on top, from that leg).
+EXTRA_PACKAGES = {
+	'coverage': ('lcov',),
+}
+
+Leg = collections.namedtuple('Leg', (
+	# kunit.py's --arch= (None: its default, UML).
+	'kunit_arch',
+	# The compiler, and make's CROSS_COMPILE= ('' for a native build).
+	'cc', 'cross_compile',
+	# Debian packages on top of COMMON_PACKAGES.
+	'packages',
+	# Kernel files (fnmatch patterns, '*' crossing '/') whose change
+	# matters to this leg in make presubmit and in the series' bisect
+	# builds: its tests exercise them or it alone builds them. A file no
+	# leg names matters to every leg.
+	'triggers',
+))
+
+# Every leg, in the order the runner runs them. The kunitconfig fragments
+# and suite lists are files: kunitconfig/<leg>.kunitconfig and .suites,
+# and those of kunitconfig_dir().
+LEGS = {
+	'um': Leg(
+		kunit_arch=None, cc='gcc', cross_compile='',
+		packages=(),
+		triggers=('drivers/iommu/iommu.c',
+			  # The sync_map logic: the fake's (um, x86_64) and
+			  # s390's.
+			  'include/linux/iommu-sync-map.h')),
+	'x86_64': Leg(
+		kunit_arch='x86_64', cc='gcc', cross_compile='',
+		# busybox-static: the shell of the guest's /init
+		# (tools/qemu/init).
+		packages=('libelf-dev', 'libssl-dev', 'qemu-system-x86',
+			  'busybox-static'),
+		triggers=('drivers/iommu/iommu.c',
+			  'drivers/iommu/dma-iommu.*',
+			  'drivers/iommu/tests/iommu_dma*',
+			  'include/linux/iommu-sync-map.h')),
+	's390': Leg(
+		kunit_arch='s390', cc='s390x-linux-gnu-gcc',
+		cross_compile='s390x-linux-gnu-',
+		packages=('libelf-dev', 'libssl-dev', 'gcc-s390x-linux-gnu',
+			  'qemu-system-misc'),
+		triggers=('drivers/iommu/s390-*',
+			  'drivers/iommu/tests/iommu_s390*',
+			  'arch/s390/*',
+			  'include/linux/iommu-sync-map.h')),
+}
+
+# Not a leg, but a part of make test's matrix: the series applies with git
+# am on a clean tree, bisects and runs with bare kunit.py.
+PATCHES_CHECK = 'patches-check'
+
+Kernel = collections.namedtuple('Kernel', (
+	# Where Debian's linux-source-<version> comes from: 'system' (the
+	# machine's own apt sources, bookworm, installed as a package) or
+	# the Debian suite it is fetched from into .cache/.
+	'source',
+	# What make test runs on it: legs, and PATCHES_CHECK for the series.
+	'test',
+	# What make test SCOPE=ci runs (.ci/run: 90 minutes on 2 cores with
+	# a cold ccache).
+	'ci',
+))
+
+_ALL = tuple(LEGS) + (PATCHES_CHECK,)
+
+# Every kernel KERNEL= names, Debian's linux-source-<version>.
+KERNELS = {
+	# SCOPE=ci: 6.12's s390 leg (a cold s390 build, about 7 minutes) and
+	# its series check are left to make test.
+	'6.12': Kernel(source='system', test=_ALL, ci=('um', 'x86_64')),
+	# SCOPE=ci: left out for time.
+	'7.2': Kernel(source='sid', test=('um',), ci=()),
+	'7.3': Kernel(source='experimental', test=_ALL, ci=_ALL),
+}
+
+# The kernel KERNEL= defaults to (the machine's own).
+DEFAULT_KERNEL = '6.12'
+# The kernel series the series (drivers/iommu/patches/) is based on: make
+# test runs it first, make patches on it.
+MAINLINE_SERIES = '7.3'
+
+# Where the overlay's new files live, and its series.
+OVERLAY_DIRS = ('arch', 'drivers', 'include', 'lib')
+PATCHES_DIR = 'drivers/iommu/patches'
+SERIES_MAP = 'tools/series.map'
+
+
+class Error(Exception):
+	"""Bad input: the message goes out as one 'iommu-kunit: error:' line."""
+
+
+def check_leg(name):
+	"""name, if it is a leg; Error otherwise."""
+	if name not in LEGS:
+		raise Error(f"unknown leg '{name}': use one of: {' '.join(LEGS)}")
+	return name
+
+
+def check_kernel(name):
+	"""name, if it is a kernel of the table; Error otherwise."""
+	if name not in KERNELS:
+		raise Error(f"unknown kernel '{name}': use one of: {' '.join(KERNELS)}")
+	return name
+
+
+# ------------------------------------------------------------ the kernels
+
+def kernel_source(kernel):
+	"""Where Debian's linux-source-<kernel> comes from."""
+	return KERNELS[check_kernel(kernel)].source
+
+
+def matrix_kernels():
+	"""The kernels in make test's order: mainline first (the series'
+	base), then the others in the table's order."""
+	return [MAINLINE_SERIES] + [k for k in KERNELS if k != MAINLINE_SERIES]
+
+
+def test_matrix(scope='', legs=(), kernels=()):
+	"""What make test runs, as [(kernel, [leg or PATCHES_CHECK, ...])]:
+	SCOPE=ci's share or all of it, only the legs (and patches-check) of
+	legs and the kernels of kernels when they name any; a kernel left
+	with nothing to run is left out."""
+	if scope not in ('', 'ci'):
+		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	for w in legs:
+		if w != PATCHES_CHECK and w not in LEGS:
+			raise Error(f"unknown leg '{w}' in LEGS=: use some of: "
+				    f"{' '.join(LEGS)} {PATCHES_CHECK}")
+	for k in kernels:
+		if k not in KERNELS:
+			raise Error(f"unknown kernel '{k}' in KERNELS=: use some of: "
+				    f"{' '.join(KERNELS)}")
+	out = []
+	for k in matrix_kernels():
+		if kernels and k not in kernels:
+			continue
+		items = KERNELS[k].ci if scope == 'ci' else KERNELS[k].test
+		items = [w for w in items if not legs or w in legs]
+		if items:
+			out.append((k, items))
+	return out
+
+
+# ---------------------------------------------------------------- the legs
+
+def packages(name, kernel=None):
+	"""The Debian packages leg (or EXTRA_PACKAGES set) name needs, with
+	Debian's kernel kernel (None: the user's KDIR): linux-source-<kernel>
+	too when it comes from the machine's own apt sources."""
+	if name in EXTRA_PACKAGES:
+		pkgs = COMMON_PACKAGES + EXTRA_PACKAGES[name]
+	else:
+		pkgs = COMMON_PACKAGES + LEGS[check_leg(name)].packages
+	if kernel is not None and kernel_source(kernel) == 'system':
+		pkgs += (f'linux-source-{kernel}',)
+	return list(pkgs)
+
+
+def compiler(leg, ccache):
+	"""The CC= of the leg's builds: through ccache if ccache is true."""
+	cc = LEGS[check_leg(leg)].cc
+	return f'ccache {cc}' if ccache else cc
+
+
+def make_args(leg, ccache):
+	"""The kernel make's arguments for the leg: ARCH=, CROSS_COMPILE=, CC=."""
+	spec = LEGS[check_leg(leg)]
+	args = [f'ARCH={leg}']
+	if spec.cross_compile:
+		args.append(f'CROSS_COMPILE={spec.cross_compile}')
+	return args + [f'CC={compiler(leg, ccache)}']
+
+
+def kunit_arch_args(leg):
+	"""kunit.py's arguments for the leg's architecture (none for UML)."""
+	spec = LEGS[check_leg(leg)]
+	args = []
+	if spec.kunit_arch:
+		args.append(f'--arch={spec.kunit_arch}')
+	if spec.cross_compile:
+		args.append(f'--cross_compile={spec.cross_compile}')
+	return args
+
+
+def kunitconfig_dir(top, series):
+	"""Where the kunitconfig fragments and suite lists that not every
+	kernel shares live for kernel series series: kunitconfig/<series>/
+	if there is one (6.12: a backport lacking mainline's newer APIs),
+	else kunitconfig/mainline/ (what the mainline series adds: 7.2, 7.3,
+	a newer KDIR). A kernel with patch deltas only
+	(drivers/iommu/patches/7.2/) still gets mainline's."""
+	d = os.path.join(top, 'kunitconfig', series)
+	return d if os.path.isdir(d) else os.path.join(top, 'kunitconfig', 'mainline')
+
+
+def leg_files(top, leg, suffix, series):
+	"""The leg's files with suffix (kunitconfig, suites) that exist, for
+	kernel series series: the leg's own, then the kernel's."""
+	check_leg(leg)
+	name = f'{leg}.{suffix}'
+	paths = [os.path.join(top, 'kunitconfig', name)]
+	if series:
+		paths.append(os.path.join(kunitconfig_dir(top, series), name))
+	return [p for p in paths if os.path.isfile(p)]
+
+
+def leg_shell(top, leg, series, ccache):
+	"""The leg's decisions as bash assignments (see the module's doc)."""
+	def array(name, words):
+		return f"{name}=({' '.join(shlex.quote(w) for w in words)})"
+	return [
+		f'LEG_CC={shlex.quote(compiler(leg, ccache))}',
+		array('LEG_MAKE_ARGS', make_args(leg, ccache)),
+		array('LEG_KUNIT_ARGS', kunit_arch_args(leg)),
+		array('LEG_KUNITCONFIGS', leg_files(top, leg, 'kunitconfig', series)),
+		array('LEG_SUITES', leg_files(top, leg, 'suites', series)),
+	]
+
+
+def have_ccache():
+	"""Whether ccache is on PATH (builds use it if so)."""
+	import shutil	# here: it imports a dozen modules a run rarely needs
+	return shutil.which('ccache') is not None
+
+
+# ------------------------------------------------------------- the patches
+
+def patch_files(paths):
+	"""The files patches paths touch (their '--- a/' and '+++ b/' lines,
+	not /dev/null), sorted, each once."""
+	files = set()
+	for path in paths:
+		with open(path, errors='replace') as f:
+			for line in f:
+				for prefix in ('+++ b/', '--- a/'):
+					if line.startswith(prefix):
+						files.add(line[len(prefix):].rstrip('\n').split('\t')[0])
+	return sorted(files)
+
+
+def file_legs(path):
+	"""The legs whose triggers name kernel file path, in the table's
+	order; None if no leg names it (it matters to every leg)."""
+	legs = [leg for leg, spec in LEGS.items()
+		if any(fnmatch.fnmatchcase(path, p) for p in spec.triggers)]
+	return legs or None
+
+
+def legs_for_patches(paths, order=()):
+	"""The legs make presubmit runs for patches paths, among (and in the
+	order of) order, all legs if empty: those each file's triggers name,
+	every one of order for a file no leg names."""
+	if not paths:
+		raise Error('no patch given')
+	order = [check_leg(leg) for leg in order] or list(LEGS)
+	want = set()
+	for f in patch_files(paths):
+		want.update(file_legs(f) or order)
+	return [leg for leg in order if leg in want]
+
+
+def legs_to_build(path, scope=''):
+	"""The legs a patch of the series builds on: UML, and those the
+	triggers of its files name (a file no leg names builds on UML like
+	the rest). None with SCOPE=ci: on 2 cores the builds before the
+	fake's Kconfig exists cannot reuse the legs' ccache and would cost CI
+	about 20 minutes."""
+	if scope not in ('', 'ci'):
+		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	if scope == 'ci':
+		return []
+	want = {'um'}
+	for f in patch_files([path]):
+		want.update(file_legs(f) or ())
+	return [leg for leg in LEGS if leg in want]
+
+
+# ------------------------------------------------------------- series map
+
+def overlay_new_files(top):
+	"""The files the overlay adds, relative to top: everything under the
+	overlay's directories but patches and editors' swap files, sorted as
+	LC_ALL=C sort does."""
+	files = []
+	for d in OVERLAY_DIRS:
+		for root, dirs, names in os.walk(os.path.join(top, d)):
+			dirs[:] = [n for n in dirs
+				   if not os.path.islink(os.path.join(root, n))]
+			for n in names:
+				p = os.path.join(root, n)
+				if (n.endswith('.patch') or fnmatch.fnmatchcase(n, '.*.swp') or
+				    os.path.islink(p) or not os.path.isfile(p)):
+					continue
+				files.append(os.path.relpath(p, top))
+	return sorted(files, key=lambda s: s.encode())
+
+
+def read_series_map(top):
+	"""tools/series.map as [(patch number, [file, ...])], comments and
+	blank lines left out. Error if it is missing or a line does not start
+	with a patch number."""
+	path = os.path.join(top, SERIES_MAP)
+	try:
+		with open(path) as f:
+			lines = f.read().splitlines()
+	except OSError as e:
+		raise Error(f'{SERIES_MAP}: cannot read it ({e.strerror})') from e
+	rows = []
+	for i, line in enumerate(lines, 1):
+		if line.startswith('#') or not line.split():
+			continue
+		number, *files = line.split()
+		if not number.isdigit():
+			raise Error(f'{SERIES_MAP}:{i}: malformed line (expected a patch '
+				    f'number, then the files that patch adds): {line.strip()}')
+		rows.append((number, files))
+	return rows
+
+
+def check_series_map(top):
+	"""Checks tools/series.map against the overlay: every new file is
+	listed exactly once (under the patch that adds it), and every patch
+	number it names exists in drivers/iommu/patches/. Error on the first
+	problem."""
+	rows = read_series_map(top)
+	counts = collections.Counter(f for _, files in rows for f in files)
+	for f in overlay_new_files(top):
+		if counts[f] != 1:
+			raise Error(f'{SERIES_MAP} lists {f} {counts[f]} times (it must be '
+				    'listed once, under the patch that adds it)')
+	patches = os.path.join(top, PATCHES_DIR)
+	names = os.listdir(patches) if os.path.isdir(patches) else []
+	for number, _ in rows:
+		if not any(fnmatch.fnmatchcase(n, f'{number}-*.patch') for n in names):
+			raise Error(f'{SERIES_MAP} names patch {number}, which '
+				    f'{PATCHES_DIR}/ does not have')
+
+
+# ------------------------------------------------------------------ total
+
+def check_results_module():
+	"""tools/check-results.py (a dash in its name: loaded by path), whose
+	verdicts, counts and total line make total reuses."""
+	import importlib.util
+	path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+			    'check-results.py')
+	spec = importlib.util.spec_from_file_location('check_results', path)
+	module = importlib.util.module_from_spec(spec)
+	spec.loader.exec_module(module)
+	return module
+
+
+def log(msg, out):
+	print(f'[iommu-kunit] {msg}', file=out)
+
+
+def total(top, results, scope='', legs=(), kernels=(), out=sys.stdout,
+	  err=sys.stderr):
+	"""make total: a line per kernel and leg of make test's matrix (under
+	scope, legs, kernels), from results/debian-<kernel>/kunit-<leg>.json
+	that separate jobs may have made. A leg passes if its JSON is there,
+	every suite it expects on that kernel ran and no case failed.
+	patches-check leaves no results: its job's exit status is its
+	verdict. Then the total line of all the legs' cases and the verdict.
+	Returns 0 if every leg passed, 1 otherwise."""
+	matrix = test_matrix(scope, legs, kernels)
+	if not matrix:
+		raise Error(f"nothing to total: no kernel of KERNELS={' '.join(kernels)} "
+			    f"has a leg of LEGS={' '.join(legs)} in make test's matrix"
+			    + (f' (SCOPE={scope})' if scope else ''))
+	cr = check_results_module()
+	rc, count, jsons = 0, 0, []
+	for k, items in matrix:
+		for leg in items:
+			if leg == PATCHES_CHECK:
+				continue
+			count += 1
+			json_path = os.path.join(results, f'debian-{k}', f'kunit-{leg}.json')
+			what = f'KERNEL={k} leg {leg}'
+			if not os.path.isfile(json_path):
+				log(f'{what}: FAIL: no results in {json_path} (its job did '
+				    'not run, or its results/ were not collected here)', out)
+				rc = 1
+				continue
+			expected = []
+			for path in leg_files(top, leg, 'suites', k):
+				expected += cr.read_expected(path)
+			try:
+				n, failed = cr.count(json_path)
+				bad = cr.problems(cr.load(json_path), expected)
+			except ValueError as e:
+				log(f'{what}: FAIL: {json_path} is not kunit.py JSON ({e})', out)
+				rc = 1
+				continue
+			for msg in bad:
+				print(f'iommu-kunit: error: {msg}', file=err)
+			if not bad and failed == 0:
+				log(f'{what}: PASS ({n} cases)', out)
+			else:
+				log(f'{what}: FAIL ({failed} of {n} cases failed, or an '
+				    f'expected suite did not run: see {json_path})', out)
+				rc = 1
+			jsons.append(json_path)
+	if jsons:
+		out.flush()
+		cr.total(jsons, out=out)
+	log(f'make total: PASS, {count} legs' if rc == 0 else 'make total: FAIL', out)
+	return rc
+
+
+# -------------------------------------------------------------------- CLI
+
+SUBCOMMANDS = ('table', 'kernel-source', 'packages', 'leg', 'test-matrix',
+	       'patch-files', 'legs-for-patches', 'legs-to-build',
+	       'check-series-map', 'total')
+
+
+def words(arg):
+	"""A WORDS argument as a list ('' or None: empty)."""
+	return (arg or '').split()
+
+
+def parse(argv, flags=(), options=()):
+	"""argv's options (--name VALUE or --name=VALUE for options, --name
+	for flags) and positional arguments: ({name: value}, [positional])."""
+	opts, pos = {}, []
+	it = iter(argv)
+	for a in it:
+		name, eq, value = a.partition('=')
+		if name in options:
+			if not eq:
+				value = next(it, None)
+				if value is None:
+					raise Error(f'{name} needs a value')
+			opts[name] = value
+		elif a in flags:
+			opts[a] = True
+		elif a.startswith('--'):
+			raise Error(f'unknown option {a}')
+		else:
+			pos.append(a)
+	return opts, pos
+
+
+def shell_words(name, values):
+	return f"{name}={shlex.quote(' '.join(values))}"
+
+
+def main(argv, out=sys.stdout, err=sys.stderr):
+	"""Runs one subcommand; returns its exit status."""
+	try:
+		return run(argv, out, err)
+	except Error as e:
+		print(f'iommu-kunit: error: {e}', file=err)
+		return 2
+	except OSError as e:
+		print(f'iommu-kunit: error: {e.filename}: {e.strerror}', file=err)
+		return 2
+
+
+def run(argv, out, err):
+	top = TOP
+	if argv[:1] == ['--top']:
+		if len(argv) < 2:
+			raise Error('--top needs a value')
+		top, argv = argv[1], argv[2:]
+	if not argv:
+		raise Error(f"no subcommand: use one of: {' '.join(SUBCOMMANDS)}")
+	cmd, args = argv[0], argv[1:]
+
+	def say(*lines):
+		for line in lines:
+			print(line, file=out)
+
+	def exactly(pos, n, what):
+		if len(pos) != n:
+			raise Error(f'{cmd}: expected {what}')
+		return pos
+
+	if cmd == 'table':
+		_, pos = parse(args)
+		exactly(pos, 0, 'no argument')
+		sources = ' '.join(f'[{shlex.quote(k)}]={shlex.quote(v.source)}'
+				   for k, v in KERNELS.items())
+		say(shell_words('ALL_LEGS', LEGS), shell_words('ALL_KERNELS', KERNELS),
+		    f'KERNEL_SOURCE=({sources})',
+		    shell_words('DEFAULT_KERNEL', [DEFAULT_KERNEL]),
+		    shell_words('MAINLINE_SERIES', [MAINLINE_SERIES]))
+	elif cmd == 'kernel-source':
+		_, pos = parse(args)
+		say(kernel_source(exactly(pos, 1, 'KERNEL')[0]))
+	elif cmd == 'packages':
+		opts, pos = parse(args, options=('--kernel',))
+		say(' '.join(packages(exactly(pos, 1, 'LEG or coverage')[0],
+				      opts.get('--kernel'))))
+	elif cmd == 'leg':
+		opts, pos = parse(args, flags=('--ccache', '--no-ccache'),
+				  options=('--kernel-series',))
+		leg = exactly(pos, 1, 'LEG')[0]
+		if '--ccache' in opts and '--no-ccache' in opts:
+			raise Error('--ccache and --no-ccache are exclusive')
+		ccache = (True if '--ccache' in opts else
+			  False if '--no-ccache' in opts else have_ccache())
+		say(*leg_shell(top, leg, opts.get('--kernel-series', ''), ccache))
+	elif cmd == 'test-matrix':
+		opts, pos = parse(args, options=('--scope', '--legs', '--kernels'))
+		exactly(pos, 0, 'no positional argument')
+		for k, items in test_matrix(opts.get('--scope', ''), words(opts.get('--legs')),
+					    words(opts.get('--kernels'))):
+			say(' '.join([k] + items))
+	elif cmd == 'patch-files':
+		_, pos = parse(args)
+		if not pos:
+			raise Error('no patch given')
+		say(*patch_files(pos))
+	elif cmd == 'legs-for-patches':
+		opts, pos = parse(args, options=('--legs',))
+		say(' '.join(legs_for_patches(pos, words(opts.get('--legs')))))
+	elif cmd == 'legs-to-build':
+		opts, pos = parse(args, options=('--scope',))
+		say(' '.join(legs_to_build(exactly(pos, 1, 'one PATCH')[0],
+					   opts.get('--scope', ''))))
+	elif cmd == 'check-series-map':
+		_, pos = parse(args)
+		exactly(pos, 0, 'no argument')
+		check_series_map(top)
+	elif cmd == 'total':
+		opts, pos = parse(args, options=('--results', '--scope', '--legs', '--kernels'))
+		exactly(pos, 0, 'no positional argument')
+		if '--results' not in opts:
+			raise Error('total: --results DIR is required')
+		return total(top, opts['--results'], opts.get('--scope', ''),
+			     words(opts.get('--legs')), words(opts.get('--kernels')), out, err)
+	else:
+		raise Error(f"unknown subcommand '{cmd}': use one of: {' '.join(SUBCOMMANDS)}")
+	return 0
+
+
+if __name__ == '__main__':
+	sys.exit(main(sys.argv[1:]))

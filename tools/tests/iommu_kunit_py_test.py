@@ -1,0 +1,587 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Unit tests for tools/iommu_kunit.py, the runner's deciding logic (the leg
+# x kernel table, make test's matrix, the legs patches need, the series
+# map, make total's verdict), in the style of the kernel's
+# tools/testing/kunit/kunit_tool_test.py: the module is imported and called
+# directly, on fixtures (kunit.py JSON results, patches as text, a fake
+# checkout in a temporary directory), with no kernel tree, build or
+# download; the one thing it asks the system (is ccache there?) is mocked.
+#
+#   python3 tools/tests/iommu_kunit_py_test.py [-v]
+
+"""Unit tests for tools/iommu_kunit.py."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from unittest import mock
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import iommu_kunit  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+MODULE = os.path.join(REPO, 'tools', 'iommu_kunit.py')
+
+
+def write(path, text=''):
+	"""Creates file path (and its directories) holding text."""
+	os.makedirs(os.path.dirname(path), exist_ok=True)
+	with open(path, 'w') as f:
+		f.write(text)
+
+
+def kunit_json(suites):
+	"""kunit.py's JSON for suites {name: [status, ...]}."""
+	return json.dumps({'name': 'KUnit Test Group', 'test_cases': [], 'sub_groups': [
+		{'name': name, 'sub_groups': [], 'test_cases': [
+			{'name': f'case{i}', 'status': st} for i, st in enumerate(statuses)]}
+		for name, statuses in suites.items()]})
+
+
+def patch_text(*files, new=()):
+	"""A patch changing files, and creating new (from /dev/null)."""
+	text = 'From: Test <test@example.org>\nSubject: [PATCH] x\n\n---\n'
+	for f in files:
+		text += (f'diff --git a/{f} b/{f}\n--- a/{f}\t2024-01-01\n+++ b/{f}\n'
+			 '@@ -1 +1 @@\n-x\n+y\n')
+	for f in new:
+		text += (f'diff --git a/{f} b/{f}\nnew file mode 100644\n'
+			 f'--- /dev/null\n+++ b/{f}\n@@ -0,0 +1 @@\n+y\n')
+	return text
+
+
+class TmpTestCase(unittest.TestCase):
+	"""A temporary directory, top: a checkout's layout as a test makes it."""
+
+	def setUp(self):
+		self.top = tempfile.mkdtemp(prefix='iommu-kunit-py-test.')
+		self.addCleanup(shutil.rmtree, self.top)
+
+	def path(self, *parts):
+		return os.path.join(self.top, *parts)
+
+	def patch(self, name, *files, new=()):
+		"""A patch file in the temporary directory."""
+		path = self.path('patches', name)
+		write(path, patch_text(*files, new=new))
+		return path
+
+	def cli(self, *args):
+		"""main(args) with --top: (exit status, stdout, stderr)."""
+		out, err = io.StringIO(), io.StringIO()
+		rc = iommu_kunit.main(['--top', self.top, *args], out=out, err=err)
+		return rc, out.getvalue(), err.getvalue()
+
+	def assertBadInput(self, args, *fragments):
+		"""The command exits 2 with one error line naming fragments, and
+		prints nothing else."""
+		rc, out, err = self.cli(*args)
+		self.assertEqual(rc, 2, out + err)
+		self.assertEqual(out, '')
+		self.assertTrue(err.startswith('iommu-kunit: error: '), err)
+		self.assertEqual(err.count('\n'), 1, err)
+		for fragment in fragments:
+			self.assertIn(fragment, err)
+
+
+class TableTest(unittest.TestCase):
+	"""The table itself: each leg and kernel once, consistent."""
+
+	def test_legs_and_kernels(self):
+		self.assertEqual(list(iommu_kunit.LEGS), ['um', 'x86_64', 's390'])
+		self.assertEqual(list(iommu_kunit.KERNELS), ['6.12', '7.2', '7.3'])
+		self.assertIn(iommu_kunit.DEFAULT_KERNEL, iommu_kunit.KERNELS)
+		self.assertIn(iommu_kunit.MAINLINE_SERIES, iommu_kunit.KERNELS)
+
+	def test_kernel_source(self):
+		self.assertEqual(iommu_kunit.kernel_source('6.12'), 'system')
+		self.assertEqual(iommu_kunit.kernel_source('7.2'), 'sid')
+		self.assertEqual(iommu_kunit.kernel_source('7.3'), 'experimental')
+		with self.assertRaisesRegex(iommu_kunit.Error, "unknown kernel '7.9'"):
+			iommu_kunit.kernel_source('7.9')
+
+	def test_matrix_names_only_table_entries(self):
+		known = set(iommu_kunit.LEGS) | {iommu_kunit.PATCHES_CHECK}
+		for k, spec in iommu_kunit.KERNELS.items():
+			with self.subTest(kernel=k):
+				self.assertLessEqual(set(spec.test), known)
+				self.assertLessEqual(set(spec.ci), set(spec.test))
+
+	def test_every_leg_has_its_files(self):
+		"""Adding a leg is its entry and kunitconfig/<leg>.kunitconfig
+		and .suites: this checkout has them for every leg."""
+		for leg in iommu_kunit.LEGS:
+			for suffix in ('kunitconfig', 'suites'):
+				with self.subTest(leg=leg, suffix=suffix):
+					self.assertTrue(os.path.isfile(os.path.join(
+						REPO, 'kunitconfig', f'{leg}.{suffix}')))
+
+	def test_runner_has_no_leg_data(self):
+		"""The runner takes every leg's compiler and arguments from the
+		table: no cross prefix, kunit.py --arch or package list of its
+		own."""
+		with open(os.path.join(REPO, 'tools', 'iommu-kunit')) as f:
+			code = [line for line in f if not line.lstrip().startswith('#')]
+		for data in ('CROSS_COMPILE=', '--cross_compile',
+			     'qemu-system-misc', 'gcc-s390x-linux-gnu',
+			     's390x-linux-gnu-gcc', 'libc6-dev'):
+			with self.subTest(data=data):
+				self.assertEqual([line for line in code if data in line], [])
+
+
+class TestMatrixTest(unittest.TestCase):
+	"""make test's matrix, and the share of it LEGS= and KERNELS= pick."""
+
+	def matrix(self, scope='', legs='', kernels=''):
+		return [' '.join([k] + items) for k, items in
+			iommu_kunit.test_matrix(scope, legs.split(), kernels.split())]
+
+	def test_full(self):
+		self.assertEqual(self.matrix(), ['7.3 um x86_64 s390 patches-check',
+						 '6.12 um x86_64 s390 patches-check', '7.2 um'])
+
+	def test_ci(self):
+		self.assertEqual(self.matrix('ci'), ['7.3 um x86_64 s390 patches-check',
+						     '6.12 um x86_64'])
+
+	def test_legs_and_kernels(self):
+		self.assertEqual(self.matrix(legs='um', kernels='7.3 7.2'), ['7.3 um', '7.2 um'])
+		self.assertEqual(self.matrix('ci', 'x86_64 s390', '6.12'), ['6.12 x86_64'])
+		self.assertEqual(self.matrix('ci', 's390', '7.2'), [])
+
+	def test_patches_check_alone(self):
+		self.assertEqual(self.matrix(legs='patches-check'),
+				 ['7.3 patches-check', '6.12 patches-check'])
+
+	def test_mainline_first(self):
+		"""The mainline series runs first, whatever the table's order."""
+		kernels = {'7.3': iommu_kunit.KERNELS['7.3'],
+			   '6.12': iommu_kunit.KERNELS['6.12']}
+		with mock.patch.dict(iommu_kunit.KERNELS, kernels, clear=True):
+			self.assertEqual([k for k, _ in iommu_kunit.test_matrix()],
+					 ['7.3', '6.12'])
+
+	def test_new_kernel_is_one_entry(self):
+		"""A kernel added to the table is in the matrix, nothing else to
+		change."""
+		new = iommu_kunit.Kernel(source='experimental', test=('um',), ci=())
+		with mock.patch.dict(iommu_kunit.KERNELS, {'7.4': new}):
+			self.assertEqual(self.matrix()[-1], '7.4 um')
+			self.assertEqual(self.matrix(kernels='7.4'), ['7.4 um'])
+
+	def test_cli(self):
+		out = io.StringIO()
+		self.assertEqual(iommu_kunit.main(['test-matrix', '--scope', 'ci',
+						   '--legs', 'um patches-check',
+						   '--kernels=7.3 6.12'], out=out), 0)
+		self.assertEqual(out.getvalue(), '7.3 um patches-check\n6.12 um\n')
+
+	def test_bad_input(self):
+		for args, fragment in ((['--legs', 'arm64'], "unknown leg 'arm64' in LEGS="),
+				       (['--kernels', '5.4'], "unknown kernel '5.4' in KERNELS="),
+				       (['--scope', 'nightly'], "unknown scope 'nightly'"),
+				       (['--legs'], '--legs needs a value'),
+				       (['7.3'], 'expected no positional argument')):
+			with self.subTest(args=args):
+				out, err = io.StringIO(), io.StringIO()
+				rc = iommu_kunit.main(['test-matrix', *args], out=out, err=err)
+				self.assertEqual(rc, 2)
+				self.assertEqual(out.getvalue(), '')
+				self.assertIn(fragment, err.getvalue())
+
+
+class LegTest(TmpTestCase):
+	"""A leg's packages, compiler, make and kunit.py arguments, files."""
+
+	def test_packages(self):
+		common = list(iommu_kunit.COMMON_PACKAGES)
+		self.assertEqual(iommu_kunit.packages('um'), common)
+		self.assertEqual(iommu_kunit.packages('x86_64')[-2:],
+				 ['qemu-system-x86', 'busybox-static'])
+		self.assertIn('gcc-s390x-linux-gnu', iommu_kunit.packages('s390'))
+		self.assertEqual(iommu_kunit.packages('coverage'), common + ['lcov'])
+		# Debian's kernel from the machine's apt sources is a package;
+		# sid's and experimental's are fetched, a KDIR is the user's.
+		self.assertEqual(iommu_kunit.packages('um', '6.12'),
+				 common + ['linux-source-6.12'])
+		self.assertEqual(iommu_kunit.packages('um', '7.3'), common)
+		rc, out, _ = self.cli('packages', 's390', '--kernel', '6.12')
+		self.assertEqual(rc, 0)
+		self.assertEqual(out.split()[-3:], ['gcc-s390x-linux-gnu',
+						    'qemu-system-misc', 'linux-source-6.12'])
+
+	def test_compiler(self):
+		self.assertEqual(iommu_kunit.compiler('um', True), 'ccache gcc')
+		self.assertEqual(iommu_kunit.compiler('x86_64', False), 'gcc')
+		self.assertEqual(iommu_kunit.compiler('s390', True), 'ccache s390x-linux-gnu-gcc')
+
+	def test_make_args(self):
+		self.assertEqual(iommu_kunit.make_args('um', False), ['ARCH=um', 'CC=gcc'])
+		self.assertEqual(iommu_kunit.make_args('x86_64', True),
+				 ['ARCH=x86_64', 'CC=ccache gcc'])
+		self.assertEqual(iommu_kunit.make_args('s390', True),
+				 ['ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-',
+				  'CC=ccache s390x-linux-gnu-gcc'])
+
+	def test_kunit_arch_args(self):
+		self.assertEqual(iommu_kunit.kunit_arch_args('um'), [])
+		self.assertEqual(iommu_kunit.kunit_arch_args('x86_64'), ['--arch=x86_64'])
+		self.assertEqual(iommu_kunit.kunit_arch_args('s390'),
+				 ['--arch=s390', '--cross_compile=s390x-linux-gnu-'])
+
+	def test_unknown_leg(self):
+		for args in (['packages', 'arm64'], ['leg', 'arm64'],
+			     ['packages', 'um', '--kernel', '5.4']):
+			with self.subTest(args=args):
+				self.assertBadInput(args, 'unknown ')
+		self.assertBadInput(['leg', 'um', '--ccache', '--no-ccache'], 'exclusive')
+		self.assertBadInput(['leg'], 'expected LEG')
+
+	def kunitconfigs(self):
+		"""kunitconfig/ as the project has it: the leg's own fragment, a
+		6.12 delta and what the mainline series adds; 7.2 has patch
+		deltas (a backported fix) but no kunitconfig of its own."""
+		self.leg = self.path('kunitconfig', 'um.kunitconfig')
+		self.delta = self.path('kunitconfig', '6.12', 'um.kunitconfig')
+		self.mainline = self.path('kunitconfig', 'mainline', 'um.kunitconfig')
+		write(self.leg, 'CONFIG_KUNIT=y\n')
+		write(self.delta, 'CONFIG_IOMMU_API=y\n')
+		write(self.mainline, 'CONFIG_IOMMU_DEBUG_PAGEALLOC=y\n')
+		write(self.path('drivers', 'iommu', 'patches', '7.2', '0014-x.patch'), 'x\n')
+
+	def test_backport_kernel(self):
+		"""6.12: the leg's own fragment first, then the 6.12 one, and
+		not the mainline one."""
+		self.kunitconfigs()
+		self.assertEqual(iommu_kunit.leg_files(self.top, 'um', 'kunitconfig', '6.12'),
+				 [self.leg, self.delta])
+
+	def test_mainline_kernel(self):
+		"""A kernel without a kunitconfig directory of its own (7.2, even
+		with patch deltas; 7.3; a newer KDIR) gets what the mainline
+		series adds."""
+		self.kunitconfigs()
+		for series in ('7.3', '7.2', '7.4'):
+			with self.subTest(series=series):
+				self.assertEqual(iommu_kunit.leg_files(self.top, 'um', 'kunitconfig',
+								       series),
+						 [self.leg, self.mainline])
+
+	def test_suites(self):
+		write(self.path('kunitconfig', 'um.suites'), 'iommu_map\n')
+		write(self.path('kunitconfig', 'mainline', 'um.suites'), 'iommu_dma_link\n')
+		write(self.path('kunitconfig', '6.12', 'um.kunitconfig'), '')
+		self.assertEqual(iommu_kunit.leg_files(self.top, 'um', 'suites', '7.3'),
+				 [self.path('kunitconfig', 'um.suites'),
+				  self.path('kunitconfig', 'mainline', 'um.suites')])
+		self.assertEqual(iommu_kunit.leg_files(self.top, 'um', 'suites', '6.12'),
+				 [self.path('kunitconfig', 'um.suites')])
+
+	def test_leg_without_files(self):
+		self.assertEqual(iommu_kunit.leg_files(self.top, 'x86_64', 'kunitconfig', '6.12'), [])
+
+	def leg_in_bash(self, *args):
+		"""leg's assignments, evaluated by bash: what the runner gets."""
+		rc, out, err = self.cli('leg', *args)
+		self.assertEqual(rc, 0, err)
+		script = (out + 'printf "%s\\n" "$LEG_CC" "${#LEG_MAKE_ARGS[@]}" '
+			  '"${LEG_MAKE_ARGS[@]}" "${#LEG_KUNIT_ARGS[@]}" "${LEG_KUNIT_ARGS[@]}" '
+			  '"${#LEG_KUNITCONFIGS[@]}" "${LEG_KUNITCONFIGS[@]}" "${#LEG_SUITES[@]}"')
+		r = subprocess.run(['bash', '-euc', script], capture_output=True,
+				   text=True, check=True)
+		return r.stdout.splitlines()
+
+	def test_leg_shell(self):
+		"""Values with spaces reach bash as one word each."""
+		self.kunitconfigs()
+		self.assertEqual(self.leg_in_bash('s390', '--kernel-series', '7.3', '--ccache'), [
+			'ccache s390x-linux-gnu-gcc',
+			'3', 'ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-',
+			'CC=ccache s390x-linux-gnu-gcc',
+			'2', '--arch=s390', '--cross_compile=s390x-linux-gnu-',
+			'0', '0'])
+		self.assertEqual(self.leg_in_bash('um', '--kernel-series', '6.12', '--no-ccache'), [
+			'gcc', '2', 'ARCH=um', 'CC=gcc', '0', '2', self.leg, self.delta, '0'])
+
+	def test_ccache_when_there(self):
+		"""Without --ccache or --no-ccache, ccache if it is on PATH."""
+		for found, cc in (('/usr/bin/ccache', 'ccache gcc'), (None, 'gcc')):
+			with self.subTest(found=found), \
+			     mock.patch('shutil.which', return_value=found) as which:
+				rc, out, _ = self.cli('leg', 'x86_64')
+				self.assertEqual(rc, 0)
+				self.assertIn(f"LEG_CC='{cc}'" if ' ' in cc else f'LEG_CC={cc}',
+					      out.splitlines())
+				which.assert_called_once_with('ccache')
+
+
+class PatchLegsTest(TmpTestCase):
+	"""One table says which legs a file matters to (each leg's triggers):
+	make presubmit runs those (every leg for a file no leg names), the
+	series' bisect builds UML and those."""
+
+	def legs(self, *files):
+		return iommu_kunit.legs_for_patches([self.patch('p', *files)])
+
+	def test_patch_files(self):
+		p = self.patch('p', 'drivers/iommu/iommu.c', 'drivers/iommu/Kconfig',
+			       new=['drivers/iommu/tests/new.c'])
+		self.assertEqual(iommu_kunit.patch_files([p]), [
+			'drivers/iommu/Kconfig', 'drivers/iommu/iommu.c',
+			'drivers/iommu/tests/new.c'])
+		rc, out, _ = self.cli('patch-files', p)
+		self.assertEqual((rc, out.split()[0]), (0, 'drivers/iommu/Kconfig'))
+
+	def test_presubmit(self):
+		cases = [
+			(['drivers/iommu/iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/dma-iommu.c'], ['x86_64']),
+			(['drivers/iommu/tests/iommu_dma_link_kunit.c'], ['x86_64']),
+			(['drivers/iommu/s390-iommu.c', 'arch/s390/pci/pci_insn.c'], ['s390']),
+			(['arch/s390/include/asm/pci.h'], ['s390']),
+			(['drivers/iommu/tests/iommu_s390_kunit.c'], ['s390']),
+			(['include/linux/iommu-sync-map.h'], ['um', 'x86_64', 's390']),
+			(['drivers/iommu/dma-iommu.c', 'drivers/iommu/s390-iommu.c'], ['x86_64', 's390']),
+			(['mm/page_alloc.c'], ['um', 'x86_64', 's390']),
+			(['arch/x86/kernel/pci-dma.c'], ['um', 'x86_64', 's390']),
+		]
+		for files, legs in cases:
+			with self.subTest(files=files):
+				self.assertEqual(self.legs(*files), legs)
+
+	def test_several_patches(self):
+		self.assertEqual(iommu_kunit.legs_for_patches(
+			[self.patch('a', 'drivers/iommu/dma-iommu.c'),
+			 self.patch('b', 'arch/s390/pci/pci.c')]), ['x86_64', 's390'])
+
+	def test_legs_given(self):
+		"""make presubmit LEGS=...: only those, in the table's order
+		given; a file no leg names needs each of them."""
+		p = self.patch('p', 'mm/page_alloc.c')
+		self.assertEqual(iommu_kunit.legs_for_patches([p], ['um']), ['um'])
+		rc, out, _ = self.cli('legs-for-patches', '--legs', 's390 um', p)
+		self.assertEqual((rc, out), (0, 's390 um\n'))
+
+	def test_bisect(self):
+		cases = [
+			(['drivers/iommu/iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/dma-iommu.c'], ['um', 'x86_64']),
+			(['drivers/iommu/s390-iommu.c'], ['um', 's390']),
+			(['include/linux/iommu-sync-map.h'], ['um', 'x86_64', 's390']),
+			(['drivers/iommu/Kconfig'], ['um']),
+		]
+		for files, legs in cases:
+			with self.subTest(files=files):
+				self.assertEqual(iommu_kunit.legs_to_build(self.patch('p', *files)), legs)
+		p = self.patch('p', 'drivers/iommu/s390-iommu.c')
+		self.assertEqual(iommu_kunit.legs_to_build(p, 'ci'), [])
+		self.assertEqual(self.cli('legs-to-build', '--scope', 'ci', p), (0, '\n', ''))
+		self.assertEqual(self.cli('legs-to-build', '--scope', '', p), (0, 'um s390\n', ''))
+
+	def test_new_leg_is_one_entry(self):
+		"""A leg added to the table with its triggers is what a patch of
+		its files needs."""
+		arm64 = iommu_kunit.Leg(kunit_arch='arm64', cc='aarch64-linux-gnu-gcc',
+					cross_compile='aarch64-linux-gnu-', packages=(),
+					triggers=('drivers/iommu/arm/*',))
+		with mock.patch.dict(iommu_kunit.LEGS, {'arm64': arm64}):
+			self.assertEqual(self.legs('drivers/iommu/arm/arm-smmu-v3/x.c'), ['arm64'])
+			self.assertEqual(self.legs('mm/page_alloc.c'),
+					 ['um', 'x86_64', 's390', 'arm64'])
+			self.assertEqual(iommu_kunit.make_args('arm64', False),
+					 ['ARCH=arm64', 'CROSS_COMPILE=aarch64-linux-gnu-',
+					  'CC=aarch64-linux-gnu-gcc'])
+
+	def test_bad_input(self):
+		self.assertBadInput(['legs-for-patches'], 'no patch given')
+		self.assertBadInput(['legs-for-patches', '--legs', 'arm64',
+				     self.patch('p', 'x')], "unknown leg 'arm64'")
+		self.assertBadInput(['legs-to-build'], 'expected one PATCH')
+		self.assertBadInput(['patch-files'], 'no patch given')
+		self.assertBadInput(['patch-files', self.path('nonexistent.patch')],
+				    'nonexistent.patch', 'No such file')
+
+
+class SeriesMapTest(TmpTestCase):
+	"""tools/series.map: every new file of the overlay under exactly one
+	patch of the series, every patch it names there."""
+
+	def setUp(self):
+		super().setUp()
+		for name in ('0001-a.patch', '0002-b.patch', '6.12/0002-b.patch'):
+			write(self.path('drivers', 'iommu', 'patches', name), 'x\n')
+		for f in ('drivers/iommu/fake.c', 'drivers/iommu/tests/t.c',
+			  'include/linux/h.h'):
+			write(self.path(f), '/* x */\n')
+		# Not new files: a patch, an editor's swap file.
+		write(self.path('drivers', 'iommu', 'patches', '0003-c.patch'), 'x\n')
+		write(self.path('drivers', 'iommu', '.fake.c.swp'), 'x\n')
+		self.map('0001\tinclude/linux/h.h\n'
+			 '0002\tdrivers/iommu/fake.c drivers/iommu/tests/t.c\n')
+
+	def map(self, rows):
+		write(self.path('tools', 'series.map'),
+		      '# A comment: 0009 drivers/iommu/fake.c\n#\n' + rows + '\n')
+
+	def test_good(self):
+		self.assertEqual(iommu_kunit.overlay_new_files(self.top), [
+			'drivers/iommu/fake.c', 'drivers/iommu/tests/t.c', 'include/linux/h.h'])
+		self.assertEqual(self.cli('check-series-map'), (0, '', ''))
+
+	def test_this_checkout(self):
+		"""The project's own map is right."""
+		iommu_kunit.check_series_map(REPO)
+
+	def test_file_missing(self):
+		write(self.path('lib', 'new.c'), '\n')
+		self.assertBadInput(['check-series-map'],
+				    'tools/series.map lists lib/new.c 0 times')
+
+	def test_file_twice(self):
+		self.map('0001\tinclude/linux/h.h drivers/iommu/fake.c\n'
+			 '0002\tdrivers/iommu/fake.c drivers/iommu/tests/t.c\n')
+		self.assertBadInput(['check-series-map'],
+				    'lists drivers/iommu/fake.c 2 times',
+				    'under the patch that adds it')
+
+	def test_unknown_patch(self):
+		self.map('0001\tinclude/linux/h.h\n'
+			 '0002\tdrivers/iommu/fake.c\n0007\tdrivers/iommu/tests/t.c\n')
+		self.assertBadInput(['check-series-map'], 'names patch 0007, which '
+				    'drivers/iommu/patches/ does not have')
+
+	def test_malformed(self):
+		self.map('include/linux/h.h 0001\n')
+		self.assertBadInput(['check-series-map'], 'tools/series.map:3: malformed line')
+
+	def test_no_map(self):
+		os.remove(self.path('tools', 'series.map'))
+		self.assertBadInput(['check-series-map'], 'tools/series.map: cannot read it')
+
+
+class TotalTest(TmpTestCase):
+	"""make total: one verdict from the results of separate jobs."""
+
+	def setUp(self):
+		super().setUp()
+		self.results = self.path('results')
+		write(self.path('kunitconfig', 'um.suites'), '# um\niommu_map\n')
+		write(self.path('kunitconfig', 'x86_64.suites'), 'iommu_map\niommu_dma\n')
+		write(self.path('kunitconfig', 'mainline', 'um.suites'), 'iommu_map_pt\n')
+		# 6.12 is a backport series of its own: not mainline's suites.
+		write(self.path('kunitconfig', '6.12', 'um.kunitconfig'), '')
+		self.put('7.3', 'um', {'iommu_map': ['PASS', 'PASS'], 'iommu_map_pt': ['PASS']})
+		self.put('7.3', 'x86_64', {'iommu_map': ['PASS'], 'iommu_dma': ['PASS', 'SKIP']})
+		self.put('6.12', 'um', {'iommu_map': ['PASS', 'PASS']})
+
+	def put(self, kernel, leg, suites):
+		write(os.path.join(self.results, f'debian-{kernel}', f'kunit-{leg}.json'),
+		      kunit_json(suites) if isinstance(suites, dict) else suites)
+
+	def total(self, legs='', kernels='', scope='ci'):
+		return self.cli('total', '--results', self.results, '--scope', scope,
+				'--legs', legs, '--kernels', kernels)
+
+	def test_pass(self):
+		rc, out, _ = self.total('um x86_64', '7.3 6.12')
+		self.assertEqual(rc, 1, out)	# 6.12 x86_64 is missing
+		self.put('6.12', 'x86_64', {'iommu_map': ['PASS'], 'iommu_dma': ['PASS']})
+		rc, out, err = self.total('um x86_64', '7.3 6.12')
+		self.assertEqual(rc, 0, out + err)
+		self.assertEqual(out.splitlines(), [
+			'[iommu-kunit] KERNEL=7.3 leg um: PASS (3 cases)',
+			'[iommu-kunit] KERNEL=7.3 leg x86_64: PASS (3 cases)',
+			'[iommu-kunit] KERNEL=6.12 leg um: PASS (2 cases)',
+			'[iommu-kunit] KERNEL=6.12 leg x86_64: PASS (2 cases)',
+			'total: 9 passed, 0 failed, 1 skipped',
+			'[iommu-kunit] make total: PASS, 4 legs',
+		])
+		self.assertEqual(err, '')
+
+	def test_missing_results(self):
+		rc, out, _ = self.total('um x86_64', '6.12')
+		self.assertEqual(rc, 1)
+		json_path = os.path.join(self.results, 'debian-6.12', 'kunit-x86_64.json')
+		self.assertIn(f'KERNEL=6.12 leg x86_64: FAIL: no results in {json_path}', out)
+		self.assertIn('KERNEL=6.12 leg um: PASS', out)
+		self.assertIn('total: 2 passed, 0 failed, 0 skipped', out)
+		self.assertTrue(out.endswith('[iommu-kunit] make total: FAIL\n'), out)
+
+	def test_failed_case(self):
+		self.put('6.12', 'um', {'iommu_map': ['PASS', 'FAIL']})
+		rc, out, _ = self.total('um', '6.12')
+		self.assertEqual(rc, 1)
+		self.assertIn('KERNEL=6.12 leg um: FAIL (1 of 2 cases failed', out)
+
+	def test_suite_missing(self):
+		"""7.3's UML leg expects mainline's iommu_map_pt too; the reason
+		goes to stderr, as check-results.py says it."""
+		self.put('7.3', 'um', {'iommu_map': ['PASS']})
+		rc, out, err = self.total('um', '7.3')
+		self.assertEqual(rc, 1)
+		self.assertIn('KERNEL=7.3 leg um: FAIL (0 of 1 cases failed, or an expected '
+			      'suite did not run', out)
+		self.assertIn('iommu-kunit: error: suite iommu_map_pt is missing', err)
+
+	def test_suite_skipped(self):
+		self.put('6.12', 'um', {'iommu_map': ['SKIP', 'SKIP']})
+		rc, out, err = self.total('um', '6.12')
+		self.assertEqual(rc, 1)
+		self.assertIn('suite iommu_map was skipped entirely', err)
+
+	def test_not_json(self):
+		self.put('6.12', 'um', 'KTAP version 1\n1..1\nok 1 iommu_map\n')
+		rc, out, _ = self.total('um', '6.12')
+		self.assertEqual(rc, 1)
+		self.assertIn('KERNEL=6.12 leg um: FAIL: ', out)
+		self.assertIn('is not kunit.py JSON', out)
+
+	def test_patches_check_is_not_totalled(self):
+		rc, out, _ = self.total('um patches-check', '6.12')
+		self.assertEqual(rc, 0, out)
+		self.assertIn('make total: PASS, 1 legs', out)
+
+	def test_nothing_to_total(self):
+		self.assertBadInput(['total', '--results', self.results, '--scope', 'ci',
+				     '--legs', 's390', '--kernels', '7.2'],
+				    'nothing to total', 'LEGS=s390', '(SCOPE=ci)')
+		self.assertBadInput(['total'], '--results DIR is required')
+
+
+class CliTest(TmpTestCase):
+	"""The command line: the table for bash, and bad input."""
+
+	def test_table_in_bash(self):
+		r = subprocess.run([sys.executable, MODULE, 'table'], capture_output=True,
+				   text=True, check=True)
+		script = ('declare -A KERNEL_SOURCE=()\n' + r.stdout +
+			  'echo "$ALL_LEGS|$ALL_KERNELS|$DEFAULT_KERNEL|$MAINLINE_SERIES|'
+			  '${KERNEL_SOURCE[6.12]} ${KERNEL_SOURCE[7.2]} ${KERNEL_SOURCE[7.3]}"')
+		out = subprocess.run(['bash', '-euc', script], capture_output=True,
+				     text=True, check=True).stdout
+		self.assertEqual(out, 'um x86_64 s390|6.12 7.2 7.3|6.12|7.3|'
+				 'system sid experimental\n')
+
+	def test_kernel_source(self):
+		self.assertEqual(self.cli('kernel-source', '7.3'), (0, 'experimental\n', ''))
+		self.assertBadInput(['kernel-source', '5.4'], "unknown kernel '5.4'",
+				    'use one of: 6.12 7.2 7.3')
+
+	def test_bad_command_line(self):
+		self.assertBadInput([], 'no subcommand')
+		self.assertBadInput(['frobnicate'], "unknown subcommand 'frobnicate'")
+		self.assertBadInput(['table', '--bogus'], 'unknown option --bogus')
+		self.assertBadInput(['table', 'extra'], 'expected no argument')
+		rc, _, err = self.cli('--top')
+		self.assertEqual(rc, 2)
+
+
+if __name__ == '__main__':
+	unittest.main()
