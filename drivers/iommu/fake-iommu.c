@@ -1129,17 +1129,29 @@ struct page *fake_iommu_alloc_pages(struct kunit *test, unsigned int order)
 }
 EXPORT_SYMBOL_GPL(fake_iommu_alloc_pages);
 
-/* What the fake cannot script, on top of what kunit_script cannot. */
-static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
+/* Whether @obj is a device of the fake IOMMU. */
+static bool fake_iommu_is_dev(const void *obj)
 {
-	if (f->op != FAKE_IOMMU_SYNC_MAP && f->op != FAKE_IOMMU_MAP_PAGES &&
-	    f->op != FAKE_IOMMU_REFRESH && f->op != FAKE_IOMMU_REFRESH_ALL)
+	struct fake_iommu_dev *fdev;
+	unsigned long id;
+
+	xa_for_each(&fake_iommu_devs, id, fdev)
+		if (fdev->dev == obj)
+			return true;
+	return false;
+}
+
+/* What the fake cannot script, on top of what kunit_script cannot. */
+static const char *fake_fault_invalid(const struct kunit_script_rule *r)
+{
+	if (r->op != FAKE_IOMMU_SYNC_MAP && r->op != FAKE_IOMMU_MAP_PAGES &&
+	    r->op != FAKE_IOMMU_REFRESH && r->op != FAKE_IOMMU_REFRESH_ALL)
 		return "only map_pages, iotlb_sync_map and refresh calls can fail";
-	if (f->dev && f->op != FAKE_IOMMU_REFRESH && f->op != FAKE_IOMMU_REFRESH_ALL)
+	if (r->obj && r->op != FAKE_IOMMU_REFRESH && r->op != FAKE_IOMMU_REFRESH_ALL)
 		return "a device is for refresh calls only";
-	if (f->dev && !to_fake_dev(f->dev))
+	if (r->obj && !fake_iommu_is_dev(r->obj))
 		return "not a device of the fake IOMMU";
-	if (f->partial && f->op != FAKE_IOMMU_MAP_PAGES)
+	if (r->data && r->op != FAKE_IOMMU_MAP_PAGES)
 		return "partial progress is for map_pages only";
 	return NULL;
 }
@@ -1148,7 +1160,14 @@ static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
  * fake_iommu_script() - script an error for a fake domain
  * @test: the test; an invalid script fails it
  * @domain: a paging domain of the fake driver
- * @fault: which calls fail, and how
+ * @rule: which calls fail, and how (include/kunit/script.h): @rule->op is
+ *	FAKE_IOMMU_MAP_PAGES, FAKE_IOMMU_SYNC_MAP (the whole sync_map fails),
+ *	FAKE_IOMMU_REFRESH or FAKE_IOMMU_REFRESH_ALL (one device's refresh
+ *	fails, and the shared sync_map logic decides what follows); a range
+ *	is of IOVAs; @rule->obj, for refreshes only, is the device whose
+ *	calls count and fail (NULL: every device's); @rule->data, for
+ *	map_pages only, is how many pages a failing call maps before it
+ *	returns the error (capped at the pages asked for)
  *
  * Rules add up: each one sees every call of its operation, and the first
  * rule (in the order they were added) that fails a call gives its error.
@@ -1157,27 +1176,21 @@ static const char *fake_fault_invalid(const struct fake_iommu_fault *f)
  * with a message saying why), or -ENOSPC when the domain has too many rules.
  */
 int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
-		      const struct fake_iommu_fault *fault)
+		      const struct kunit_script_rule *rule)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
-	const struct kunit_script_rule rule = {
-		.op = fault->op, .obj = fault->dev, .kind = fault->kind,
-		.err = fault->err, .nth = fault->nth, .count = fault->count,
-		.start = fault->start, .end = fault->end, .data = fault->partial,
-	};
-	const char *why = fake_fault_invalid(fault);
+	const char *why = fake_fault_invalid(rule);
 
 	if (!why && !fd)
 		why = "not a paging domain of the fake IOMMU";
 	if (why) {
 		KUNIT_FAIL(test,
-			   "fake-iommu: invalid fault script {op %d kind %d err %d nth %u count %u range [%#lx, %#lx) partial %zu}: %s",
-			   fault->op, fault->kind, fault->err, fault->nth,
-			   fault->count, fault->start, fault->end,
-			   fault->partial, why);
+			   "fake-iommu: invalid fault script {op %u kind %d err %d nth %u count %u range [%#lx, %#lx) partial %lu}: %s",
+			   rule->op, rule->kind, rule->err, rule->nth,
+			   rule->count, rule->start, rule->end, rule->data, why);
 		return -EINVAL;
 	}
-	return kunit_script_add(test, &fd->faults, &rule);
+	return kunit_script_add(test, &fd->faults, rule);
 }
 EXPORT_SYMBOL_GPL(fake_iommu_script);
 
@@ -1194,7 +1207,7 @@ EXPORT_SYMBOL_GPL(fake_iommu_script);
 int fake_iommu_fail_nth(struct kunit *test, struct iommu_domain *domain,
 			enum fake_iommu_op op, unsigned int nth, int err)
 {
-	struct fake_iommu_fault f = {
+	struct kunit_script_rule f = {
 		.op = op, .kind = KUNIT_SCRIPT_NTH, .nth = nth, .err = err,
 	};
 
@@ -1215,7 +1228,7 @@ EXPORT_SYMBOL_GPL(fake_iommu_fail_nth);
 int fake_iommu_fail_next(struct kunit *test, struct iommu_domain *domain,
 			 enum fake_iommu_op op, unsigned int count, int err)
 {
-	struct fake_iommu_fault f = {
+	struct kunit_script_rule f = {
 		.op = op, .kind = KUNIT_SCRIPT_NEXT, .count = count,
 		.err = err,
 	};
@@ -1239,7 +1252,7 @@ int fake_iommu_fail_range(struct kunit *test, struct iommu_domain *domain,
 			  enum fake_iommu_op op, unsigned long start,
 			  unsigned long end, int err)
 {
-	struct fake_iommu_fault f = {
+	struct kunit_script_rule f = {
 		.op = op, .kind = KUNIT_SCRIPT_RANGE, .start = start,
 		.end = end, .err = err,
 	};

@@ -120,34 +120,6 @@ struct fake_iommu_call {
 	gfp_t gfp;
 };
 
-/**
- * struct fake_iommu_fault - a scripted error
- * @op: FAKE_IOMMU_MAP_PAGES, FAKE_IOMMU_SYNC_MAP (the whole sync_map fails),
- *	FAKE_IOMMU_REFRESH or FAKE_IOMMU_REFRESH_ALL (one device's refresh fails,
- *	and the shared sync_map logic decides what follows)
- * @kind: which calls fail (kunit_script's KUNIT_SCRIPT_NTH, _NEXT or _RANGE)
- * @err: the error returned, in [-MAX_ERRNO, -1]
- * @nth: for KUNIT_SCRIPT_NTH, which call fails (1 is the next one)
- * @count: for KUNIT_SCRIPT_NEXT, how many calls fail (at least 1)
- * @start: for KUNIT_SCRIPT_RANGE, first IOVA of the range
- * @end: for KUNIT_SCRIPT_RANGE, first IOVA after the range (> @start)
- * @partial: for MAP_PAGES, how many pages a failing call maps before it
- *	returns @err (capped at the pages asked for)
- * @dev: for REFRESH and REFRESH_ALL, only that device's calls count and
- *	fail; NULL for every device
- */
-struct fake_iommu_fault {
-	struct device *dev;
-	enum fake_iommu_op op;
-	enum kunit_script_kind kind;
-	int err;
-	unsigned int nth;
-	unsigned int count;
-	unsigned long start;
-	unsigned long end;
-	size_t partial;
-};
-
 struct device *fake_iommu_add_device(struct kunit *test,
 				     const struct fake_iommu_dev_opts *opts);
 struct iommu_domain *fake_iommu_alloc_domain(struct kunit *test,
@@ -160,7 +132,7 @@ void fake_iommu_detach_device(struct kunit *test,
 struct page *fake_iommu_alloc_pages(struct kunit *test, unsigned int order);
 
 int fake_iommu_script(struct kunit *test, struct iommu_domain *domain,
-		      const struct fake_iommu_fault *fault);
+		      const struct kunit_script_rule *rule);
 int fake_iommu_fail_nth(struct kunit *test, struct iommu_domain *domain,
 			enum fake_iommu_op op, unsigned int nth, int err);
 int fake_iommu_fail_next(struct kunit *test, struct iommu_domain *domain,

@@ -420,12 +420,12 @@ static void iommu_dma_link_test_link_fail(struct kunit *test)
 {
 	const struct link_fail_param *p = test->param_value;
 	struct link_ctx *c = link_setup(test, p->fq);
-	struct fake_iommu_fault fault = {
+	struct kunit_script_rule fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
 		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,	/* one map_pages call per range */
 		.err = -ENOMEM,
-		.partial = 1,
+		.data = 1,
 	};
 	const struct fake_iommu_call *call;
 	size_t linked;
@@ -877,12 +877,12 @@ static void iommu_dma_link_blk_test_link_fail(struct kunit *test)
 	const struct link_fail_param *p = test->param_value;
 	struct blk_ctx *b = blk_setup(test, p->fq);
 	struct link_ctx *c = b->c;
-	struct fake_iommu_fault fault = {
+	struct kunit_script_rule fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
 		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,
 		.err = -ENOMEM,
-		.partial = 1,
+		.data = 1,
 	};
 
 	fake_iommu_script(test, c->domain, &fault);
@@ -937,10 +937,7 @@ thru_host_bridge(struct p2pdma_provider *provider, struct device *dev)
 	return PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
 }
 
-static void dmabuf_fini(void *resv)
-{
-	dma_resv_fini(resv);
-}
+KUNIT_DEFINE_ACTION_WRAPPER(dmabuf_fini, dma_resv_fini, struct dma_resv *);
 
 static struct dmabuf_ctx *dmabuf_setup(struct kunit *test, bool fq)
 {
@@ -1062,7 +1059,7 @@ static void iommu_dma_link_dmabuf_test_link_fail(struct kunit *test)
 {
 	const struct link_fail_param *p = test->param_value;
 	struct dmabuf_ctx *d = dmabuf_setup(test, p->fq);
-	struct fake_iommu_fault fault = {
+	struct kunit_script_rule fault = {
 		.op = FAKE_IOMMU_MAP_PAGES,
 		.kind = KUNIT_SCRIPT_NTH,
 		.nth = p->k + 1,

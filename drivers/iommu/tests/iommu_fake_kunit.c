@@ -147,7 +147,7 @@ static void iommu_fake_test_fail_range(struct kunit *test)
 
 struct bad_script {
 	const char *name;
-	struct fake_iommu_fault fault;
+	struct kunit_script_rule fault;
 };
 
 static const struct bad_script bad_scripts[] = {
@@ -162,7 +162,7 @@ static const struct bad_script bad_scripts[] = {
 			   .start = TEST_IOVA, .end = TEST_IOVA, .err = -EIO } },
 	{ "unfailable_op", { .op = FAKE_IOMMU_UNMAP_PAGES, .nth = 1, .err = -EIO } },
 	{ "partial_sync", { .op = FAKE_IOMMU_SYNC_MAP, .nth = 1, .err = -EIO,
-			    .partial = 1 } },
+			    .data = 1 } },
 };
 
 KUNIT_ARRAY_PARAM_DESC(bad_scripts, bad_scripts, name);

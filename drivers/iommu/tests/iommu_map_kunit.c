@@ -158,9 +158,9 @@ static void iommu_map_test_unaligned(struct kunit *test)
 static void iommu_map_test_map_pages_partial(struct kunit *test)
 {
 	struct iommu_domain *domain = test_domain(test, SZ_4K);
-	struct fake_iommu_fault fault = {
+	struct kunit_script_rule fault = {
 		.op = FAKE_IOMMU_MAP_PAGES, .kind = KUNIT_SCRIPT_NTH,
-		.nth = 1, .err = -ENOMEM, .partial = 3,
+		.nth = 1, .err = -ENOMEM, .data = 3,
 	};
 	const struct fake_iommu_call *call;
 	size_t size = 8 * SZ_4K;

@@ -132,8 +132,8 @@ static void iommu_sync_map_test_devices(struct kunit *test)
 	/* Each answer as the Nth refresh of its kind of its device. */
 	for (i = 0; i < c->nr_calls; i++) {
 		const struct iommu_sync_map_refresh *e = &c->calls[i];
-		struct fake_iommu_fault fault = {
-			.dev = ctx->dev[e->dev],
+		struct kunit_script_rule fault = {
+			.obj = ctx->dev[e->dev],
 			.op = e->all ? FAKE_IOMMU_REFRESH_ALL : FAKE_IOMMU_REFRESH,
 			.kind = KUNIT_SCRIPT_NTH,
 			.nth = 1,
