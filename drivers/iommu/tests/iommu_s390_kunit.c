@@ -2,20 +2,27 @@
 /*
  * KUnit tests for the s390 IOMMU driver's iotlb_sync_map.
  *
- * Included at the end of s390-iommu.c, so that the tests reach the driver's
- * static functions: they run the real s390_iommu_iotlb_sync_map() through
- * the domain's ops, on a real s390 domain (with its real translation
- * tables) to which fake zpci_devs are attached by the driver's own
- * attach_dev, with RPCIT replaced through the KUnit static stub in
- * zpci_refresh_trans() and the table's registration (MPCIFC) through the
- * one in zpci_mod_fc().
+ * They run the real s390_iommu_iotlb_sync_map() through the domain's ops,
+ * on a real s390 domain (with its real translation tables) to which fake
+ * zpci_devs are attached by the driver's own attach_dev, with RPCIT
+ * replaced through the KUnit static stub in zpci_refresh_trans() and the
+ * table's registration (MPCIFC) through the one in zpci_mod_fc(). What
+ * they reach of the driver, s390-iommu.h declares (VISIBLE_IF_KUNIT).
  */
 #include <kunit/script.h>
 #include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/pci.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <asm/pci.h>
+#include <asm/pci_dma.h>
+#include <asm/pci_insn.h>
 
 #include "../fake-iommu.h"
+#include "../s390-iommu.h"
 #include "iommu_sync_map_cases.h"
 
 #define S390_TEST_MAX_CALLS	16
@@ -129,13 +136,13 @@ static void s390_test_free_domain(void *data)
 	int i;
 
 	for (i = 0; i < ctx->nr_zdev; i++) {
-		KUNIT_EXPECT_EQ(test, s390_test_attach(&blocking_domain,
+		KUNIT_EXPECT_EQ(test, s390_test_attach(s390_iommu_ops.blocked_domain,
 						       &ctx->pdev[i]->dev,
 						       ctx->domain), 0);
 		KUNIT_EXPECT_EQ_MSG(test, ctx->iota[i], 0,
 				    "device %d's table still registered", i);
 	}
-	s390_domain_free(ctx->domain);
+	ctx->domain->ops->free(ctx->domain);
 }
 
 /*
@@ -177,7 +184,7 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 		zdev->start_dma = S390_TEST_START_DMA;
 		zdev->end_dma = S390_TEST_END_DMA;
 		spin_lock_init(&zdev->dom_lock);
-		zdev_s390_domain_update(zdev, &blocking_domain);
+		zdev_s390_domain_update(zdev, s390_iommu_ops.blocked_domain);
 		zdev->zbus = ctx->zbus;
 		ctx->zbus->function[i] = zdev;
 		ctx->zdev[i] = zdev;
@@ -189,7 +196,7 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 		ctx->pdev[i] = pdev;
 	}
 
-	ctx->domain = s390_domain_alloc_paging(&ctx->pdev[0]->dev);
+	ctx->domain = s390_iommu_ops.domain_alloc_paging(&ctx->pdev[0]->dev);
 	KUNIT_ASSERT_NOT_NULL(test, ctx->domain);
 	ctx->domain->type = IOMMU_DOMAIN_UNMANAGED;
 	ctx->domain->owner = &s390_iommu_ops;
@@ -215,7 +222,7 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	ctx->nr_zdev = nr_zdev;
 	for (i = nr_zdev - 1; i >= 0; i--) {
 		KUNIT_ASSERT_EQ(test, s390_test_attach(ctx->domain, &ctx->pdev[i]->dev,
-						       &blocking_domain), 0);
+						       s390_iommu_ops.blocked_domain), 0);
 		KUNIT_ASSERT_EQ_MSG(test, ctx->iota[i], s390_test_iota(ctx->domain),
 				    "device %d's table not registered", i);
 		KUNIT_ASSERT_PTR_EQ(test, ctx->zdev[i]->s390_domain, ctx->domain);
@@ -461,7 +468,7 @@ static void iommu_s390_test_attach_fails(struct kunit *test)
 	zdev->start_dma = ctx->zdev[0]->start_dma;
 	zdev->end_dma = ctx->zdev[0]->end_dma;
 	spin_lock_init(&zdev->dom_lock);
-	zdev_s390_domain_update(zdev, &blocking_domain);
+	zdev_s390_domain_update(zdev, s390_iommu_ops.blocked_domain);
 	zdev->zbus = ctx->zbus;
 	ctx->zbus->function[1] = zdev;
 	pdev->sysdata = ctx->zbus;
@@ -469,10 +476,10 @@ static void iommu_s390_test_attach_fails(struct kunit *test)
 
 	ctx->reg_cc = 1;
 	KUNIT_EXPECT_EQ(test, s390_test_attach(ctx->domain, &pdev->dev,
-					       &blocking_domain), -EIO);
+					       s390_iommu_ops.blocked_domain), -EIO);
 	ctx->reg_cc = 0;
 	KUNIT_EXPECT_EQ(test, ctx->iota[1], 0);
-	KUNIT_EXPECT_PTR_EQ(test, zdev->s390_domain, &blocking_domain);
+	KUNIT_EXPECT_PTR_EQ(test, zdev->s390_domain, s390_iommu_ops.blocked_domain);
 	KUNIT_EXPECT_NULL(test, zdev->dma_table);
 	KUNIT_EXPECT_EQ(test, (int)list_count_nodes(&s390_domain->devices), 1);
 
@@ -636,3 +643,6 @@ static struct kunit_suite iommu_s390_test_suite = {
 };
 
 kunit_test_suite(iommu_s390_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the s390 IOMMU driver's iotlb_sync_map");
+MODULE_LICENSE("GPL");
