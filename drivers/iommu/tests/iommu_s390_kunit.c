@@ -17,7 +17,6 @@
 #include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
-#include <asm/pci.h>
 #include <asm/pci_dma.h>
 #include <asm/pci_insn.h>
 
