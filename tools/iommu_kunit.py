@@ -17,6 +17,18 @@ subcommand each:
 	LEG_CC, LEG_MAKE_ARGS, LEG_KUNIT_ARGS, LEG_KUNITCONFIGS, LEG_SUITES
 	(shell: kunit.py's and make's arguments, the leg's kunitconfig
 	fragments and expected-suites files for kernel series S)
+  iommu_kunit.py [--top DIR] run-vars [--leg LEG [--kernel KERNEL|--kdir DIR]
+	[--kernel-series S] [--ccache|--no-ccache] [--cache DIR]]
+	make run's answers in one Python start (shell): table's, and with
+	--leg the leg's packages as LEG_PACKAGES, leg's LEG_* for kernel
+	series S (default: KERNEL, itself DEFAULT_KERNEL by default; --kdir
+	needs --kernel-series) and, if the tree's kunit.py is there (the
+	KDIR's, or Debian's in the cache DIR/linux-source-KERNEL),
+	junit-mode's answer for it as JUNIT_MODE, that kunit.py as
+	JUNIT_MODE_FOR
+  iommu_kunit.py junit-mode KUNIT_PY
+	kunit: the tree's kunit.py has --junit (7.2 on); convert: the runner
+	converts its JSON (6.12)
   iommu_kunit.py test-matrix [--scope ci] [--legs WORDS] [--kernels WORDS]
 	"KERNEL LEG... [patches-check]" a line: what make test runs
   iommu_kunit.py patch-files PATCH...
@@ -287,6 +299,14 @@ def have_ccache():
 	return shutil.which('ccache') is not None
 
 
+def junit_mode(kunit_py):
+	"""How a run gets its JUnit XML from the tree whose kunit.py is
+	kunit_py: 'kunit' if that kunit.py defines --junit (7.2 on), else
+	'convert' (check-results.py converts the JSON: 6.12)."""
+	with open(kunit_py, errors='replace') as f:
+		return 'kunit' if "'--junit'" in f.read() else 'convert'
+
+
 # ------------------------------------------------------------- the patches
 
 def patch_files(paths):
@@ -474,7 +494,8 @@ def total(top, results, scope='', legs=(), kernels=(), out=sys.stdout,
 
 # -------------------------------------------------------------------- CLI
 
-SUBCOMMANDS = ('table', 'kernel-source', 'packages', 'leg', 'test-matrix',
+SUBCOMMANDS = ('table', 'kernel-source', 'packages', 'leg', 'run-vars',
+	       'junit-mode', 'test-matrix',
 	       'patch-files', 'legs-for-patches', 'legs-to-build',
 	       'check-series-map', 'total')
 
@@ -510,6 +531,42 @@ def shell_words(name, values):
 	return f"{name}={shlex.quote(' '.join(values))}"
 
 
+def table_shell():
+	"""The table as bash assignments (see the module's doc)."""
+	sources = ' '.join(f'[{shlex.quote(k)}]={shlex.quote(v.source)}'
+			   for k, v in KERNELS.items())
+	return [shell_words('ALL_LEGS', LEGS), shell_words('ALL_KERNELS', KERNELS),
+		f'KERNEL_SOURCE=({sources})',
+		shell_words('DEFAULT_KERNEL', [DEFAULT_KERNEL]),
+		shell_words('MAINLINE_SERIES', [MAINLINE_SERIES])]
+
+
+def run_shell(top, leg, kernel, kdir, series, ccache, cache):
+	"""make run's answers for leg on Debian's kernel kernel (None: the
+	default) or the user's tree kdir, kernel series series (None: the
+	kernel's), as bash assignments: the leg's packages, leg_shell's and,
+	if the tree's kunit.py is there (kdir's, or Debian's unpacked in
+	cache/linux-source-<kernel>), junit_mode's and that kunit.py."""
+	check_leg(leg)
+	if kdir is not None and kernel is not None:
+		raise Error('--kernel and --kdir are exclusive')
+	if kdir is None:
+		kernel = check_kernel(kernel or DEFAULT_KERNEL)
+		tree = os.path.join(cache, f'linux-source-{kernel}') if cache else None
+	else:
+		tree = kdir
+	series = series or kernel
+	if not series:
+		raise Error('run-vars: --kdir needs --kernel-series')
+	lines = [shell_words('LEG_PACKAGES', packages(leg, kernel))]
+	lines += leg_shell(top, leg, series, ccache)
+	kunit_py = tree and os.path.join(tree, 'tools', 'testing', 'kunit', 'kunit.py')
+	if kunit_py and os.path.isfile(kunit_py):
+		lines += [f'JUNIT_MODE={junit_mode(kunit_py)}',
+			  f'JUNIT_MODE_FOR={shlex.quote(kunit_py)}']
+	return lines
+
+
 def main(argv, out=sys.stdout, err=sys.stderr):
 	"""Runs one subcommand; returns its exit status."""
 	try:
@@ -541,15 +598,32 @@ def run(argv, out, err):
 			raise Error(f'{cmd}: expected {what}')
 		return pos
 
+	def ccache_choice(opts):
+		if '--ccache' in opts and '--no-ccache' in opts:
+			raise Error('--ccache and --no-ccache are exclusive')
+		return (True if '--ccache' in opts else
+			False if '--no-ccache' in opts else have_ccache())
+
 	if cmd == 'table':
 		_, pos = parse(args)
 		exactly(pos, 0, 'no argument')
-		sources = ' '.join(f'[{shlex.quote(k)}]={shlex.quote(v.source)}'
-				   for k, v in KERNELS.items())
-		say(shell_words('ALL_LEGS', LEGS), shell_words('ALL_KERNELS', KERNELS),
-		    f'KERNEL_SOURCE=({sources})',
-		    shell_words('DEFAULT_KERNEL', [DEFAULT_KERNEL]),
-		    shell_words('MAINLINE_SERIES', [MAINLINE_SERIES]))
+		say(*table_shell())
+	elif cmd == 'run-vars':
+		opts, pos = parse(args, flags=('--ccache', '--no-ccache'),
+				  options=('--leg', '--kernel', '--kdir', '--kernel-series',
+					   '--cache'))
+		exactly(pos, 0, 'no positional argument')
+		lines = table_shell()
+		if '--leg' in opts:
+			lines += run_shell(top, opts['--leg'], opts.get('--kernel'),
+					   opts.get('--kdir'), opts.get('--kernel-series'),
+					   ccache_choice(opts), opts.get('--cache'))
+		elif len(opts):
+			raise Error('run-vars: its options go with --leg')
+		say(*lines)
+	elif cmd == 'junit-mode':
+		_, pos = parse(args)
+		say(junit_mode(exactly(pos, 1, 'KUNIT_PY')[0]))
 	elif cmd == 'kernel-source':
 		_, pos = parse(args)
 		say(kernel_source(exactly(pos, 1, 'KERNEL')[0]))
@@ -561,11 +635,8 @@ def run(argv, out, err):
 		opts, pos = parse(args, flags=('--ccache', '--no-ccache'),
 				  options=('--kernel-series',))
 		leg = exactly(pos, 1, 'LEG')[0]
-		if '--ccache' in opts and '--no-ccache' in opts:
-			raise Error('--ccache and --no-ccache are exclusive')
-		ccache = (True if '--ccache' in opts else
-			  False if '--no-ccache' in opts else have_ccache())
-		say(*leg_shell(top, leg, opts.get('--kernel-series', ''), ccache))
+		say(*leg_shell(top, leg, opts.get('--kernel-series', ''),
+			       ccache_choice(opts)))
 	elif cmd == 'test-matrix':
 		opts, pos = parse(args, options=('--scope', '--legs', '--kernels'))
 		exactly(pos, 0, 'no positional argument')

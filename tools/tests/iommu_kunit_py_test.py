@@ -322,6 +322,69 @@ class LegTest(TmpTestCase):
 				which.assert_called_once_with('ccache')
 
 
+KUNIT_PY_7X = ("""	parser.add_argument('--json',
+			    nargs='?',
+			    type=str, const='stdout', default=None, metavar='FILE')
+	parser.add_argument('--junit',
+			    nargs='?',
+			    help='Prints parsed test results as JUnit XML to stdout or a file if '
+			    'a filename is specified. Does nothing if --raw_output is set.',
+			    type=str, const='stdout', default=None, metavar='FILE')
+""")
+# 6.12's: --json, no --junit.
+KUNIT_PY_612 = KUNIT_PY_7X.split("\tparser.add_argument('--junit'")[0]
+
+
+class RunVarsTest(TmpTestCase):
+	"""make run's answers in one start, and the JUnit mode."""
+
+	def kunit_py(self, tree, text):
+		path = self.path(tree, 'tools', 'testing', 'kunit', 'kunit.py')
+		write(path, text)
+		return path
+
+	def test_junit_mode(self):
+		self.assertEqual(iommu_kunit.junit_mode(self.kunit_py('a', KUNIT_PY_7X)), 'kunit')
+		self.assertEqual(iommu_kunit.junit_mode(self.kunit_py('b', KUNIT_PY_612)), 'convert')
+		self.assertEqual(self.cli('junit-mode', self.kunit_py('a', KUNIT_PY_7X)),
+				 (0, 'kunit\n', ''))
+		self.assertBadInput(['junit-mode', self.path('nope.py')], 'nope.py')
+		self.assertBadInput(['junit-mode'], 'expected KUNIT_PY')
+
+	def test_run_vars(self):
+		"""The table's, packages' and leg's answers, and the JUnit mode
+		of the tree in the cache if it is there."""
+		kp = self.kunit_py(os.path.join('cache', 'linux-source-6.12'), KUNIT_PY_612)
+		rc, out, err = self.cli('run-vars', '--leg', 'um', '--cache', self.path('cache'),
+					'--no-ccache')
+		self.assertEqual(rc, 0, err)
+		_, table, _ = self.cli('table')
+		_, leg, _ = self.cli('leg', 'um', '--kernel-series', '6.12', '--no-ccache')
+		_, pkgs, _ = self.cli('packages', 'um', '--kernel', '6.12')
+		self.assertEqual(out, table + f"LEG_PACKAGES='{pkgs.strip()}'\n" + leg +
+				 f'JUNIT_MODE=convert\nJUNIT_MODE_FOR={kp}\n')
+		# 7.3: not unpacked yet (no JUnit mode); a KDIR: no linux-source.
+		rc, out, _ = self.cli('run-vars', '--leg', 'um', '--kernel', '7.3',
+				      '--cache', self.path('cache'), '--ccache')
+		self.assertNotIn('JUNIT_MODE', out)
+		kp = self.kunit_py('kdir', KUNIT_PY_7X)
+		rc, out, _ = self.cli('run-vars', '--leg', 's390', '--kdir', self.path('kdir'),
+				      '--kernel-series', '7.4', '--ccache')
+		self.assertEqual(rc, 0)
+		self.assertNotIn('linux-source', out)
+		self.assertEqual(out.splitlines()[-2:], ['JUNIT_MODE=kunit', f'JUNIT_MODE_FOR={kp}'])
+		# Without --leg: the table alone.
+		self.assertEqual(self.cli('run-vars'), self.cli('table'))
+
+	def test_bad_input(self):
+		self.assertBadInput(['run-vars', '--leg', 'arm64'], "unknown leg 'arm64'")
+		self.assertBadInput(['run-vars', '--leg', 'um', '--kernel', '5.4'], "unknown kernel")
+		self.assertBadInput(['run-vars', '--leg', 'um', '--kdir', '/x'], 'needs --kernel-series')
+		self.assertBadInput(['run-vars', '--leg', 'um', '--kdir', '/x', '--kernel', '7.3'],
+				    'exclusive')
+		self.assertBadInput(['run-vars', '--kernel', '7.3'], 'go with --leg')
+
+
 class PatchLegsTest(TmpTestCase):
 	"""One table says which legs a file matters to (each leg's triggers):
 	make presubmit runs those (every leg for a file no leg names), the

@@ -415,6 +415,75 @@ class LegVarsTest(RunnerTestCase):
 		for arg in ('ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-', f'CC={cc}'):
 			self.assertIn('make: ' + arg, built)
 
+	def run_counting(self, kdir=False, kver='6.12.117', *args):
+		"""A make run through main, stubbed past the tree (prepare: a
+		work copy whose kunit.py is a hard link to the tree's; make and
+		kunit.py print their arguments): its output lines, and the
+		starts of tools/iommu_kunit.py, a line each."""
+		tree = (os.path.join(self.tmp, 'kdir') if kdir else
+			os.path.join(self.cache, 'linux-source-' + kver.rsplit('.', 1)[0]))
+		make_kernel_tree(tree, version=tuple(int(x) for x in kver.split('.')))
+		write(os.path.join(tree, 'tools', 'testing', 'kunit', 'kunit.py'),
+		      "parser.add_argument('--junit',\n")
+		wsrc = os.path.join(self.tmp, 'wsrc')
+		kunit_py = os.path.join(wsrc, 'tools', 'testing', 'kunit', 'kunit.py')
+		os.makedirs(os.path.dirname(kunit_py))
+		os.link(os.path.join(tree, 'tools', 'testing', 'kunit', 'kunit.py'), kunit_py)
+		for f in ('drivers/iommu/.kunitconfig', 'drivers/iommu/Kconfig'):
+			write(os.path.join(wsrc, f))
+		starts = os.path.join(self.tmp, 'starts')
+		write(starts)
+		fake = os.path.join(self.tmp, 'python')
+		write(fake, '#!/bin/sh\n'
+		      f'case "$1" in */tools/iommu_kunit.py) echo "$4 $5 $6" >> {shlex.quote(starts)}; '
+		      f'exec {shlex.quote(sys.executable)} "$@" ;; esac\n'
+		      'for a; do echo "python: $a"; done\n')
+		os.chmod(fake, 0o755)
+		args = [f'KDIR={tree}'] if kdir else list(args)
+		r = self.source('make() { for a; do echo "make: $a"; done; }\n'
+				f'prepare() {{ KVER={kver}; WSRC={shlex.quote(wsrc)}; '
+				f'WORK={shlex.quote(os.path.join(self.tmp, "work"))}; '
+				f'RESULTS={shlex.quote(os.path.join(self.tmp, "res"))}; }}\n'
+				'main run ' + ' '.join(shlex.quote(a) for a in args),
+				TOP=self.top, PYTHON=fake)
+		return r, read(starts).splitlines()
+
+	def test_run_starts_python_once(self):
+		"""make run asks tools/iommu_kunit.py once (run-vars): the
+		table, the packages, the leg and the JUnit mode (it was three
+		starts, and a grep)."""
+		for kdir, kver, args in ((False, '6.12.117', ()), (False, '7.3.0', ('KERNEL=7.3',)),
+					 (True, '7.3.0', ())):
+			with self.subTest(kdir=kdir, kver=kver):
+				shutil.rmtree(self.tmp + '/wsrc', ignore_errors=True)
+				r, starts = self.run_counting(kdir, kver, *args)
+				self.assertEqual(len(starts), 1, starts)
+				self.assertTrue(starts[0].startswith('run-vars --leg um'), starts)
+				self.assertIn('python: --junit=' + os.path.join(self.tmp, 'res', 'kunit-um.xml'),
+					      r.stdout.splitlines())
+
+	def test_run_asks_anew(self):
+		"""An answer run-vars gave for another tree is not used: the
+		work copy's kunit.py is not the tree's (and 6.12's has no
+		--junit), and its series is not the kernel's."""
+		r, starts = self.run_counting(False, '6.12.117')
+		os.unlink(os.path.join(self.tmp, 'starts'))
+		os.unlink(os.path.join(self.tmp, 'wsrc', 'tools', 'testing', 'kunit', 'kunit.py'))
+		write(os.path.join(self.tmp, 'wsrc', 'tools', 'testing', 'kunit', 'kunit.py'),
+		      "parser.add_argument('--json',\n")
+		r = self.source('make() { :; }\nKVER=6.12.117 WSRC=$TOP/../wsrc; junit_mode; '
+				'LEG_VARS_FOR="um 7.3 $(ccache_flag)"; leg_vars um; '
+				'printf "%s\\n" "${LEG_KUNITCONFIGS[@]}"; echo "$LEG_VARS_FOR"',
+				TOP=self.top, PYTHON=os.path.join(self.tmp, 'python'),
+				JUNIT_MODE='kunit', JUNIT_MODE_FOR=os.path.join(
+					self.cache, 'linux-source-6.12', 'tools', 'testing', 'kunit', 'kunit.py'))
+		self.assertEqual(r.returncode, 0, r.stderr)
+		ccache = '--ccache' if shutil.which('ccache') else '--no-ccache'
+		self.assertEqual(r.stdout.splitlines(), ['convert', self.leg, self.delta,
+							 f'um 6.12 {ccache}'])
+		self.assertEqual([s.split()[0] for s in read(os.path.join(self.tmp, 'starts')).splitlines()],
+				 ['junit-mode', 'leg'])
+
 	def test_unknown_leg(self):
 		"""A leg the table does not have stops the runner."""
 		r = self.source('leg_vars arm64; echo "not reached"', TOP=self.top, KVER='7.3.0')
