@@ -29,6 +29,12 @@ subcommand each:
   iommu_kunit.py junit-mode KUNIT_PY
 	kunit: the tree's kunit.py has --junit (7.2 on); convert: the runner
 	converts its JSON (6.12)
+  iommu_kunit.py [--top DIR] mutant-legs [--scope ci] [--legs WORDS]
+	"LEG run" or "LEG skip" (SCOPE=ci) a line: the legs make mutate
+	mutates, whatever the kernel
+  iommu_kunit.py [--top DIR] mutants LEG --kernel-series S [--mutants GLOB]
+	the leg's mutants on kernel series S whose file name matches GLOB,
+	a line each, relative to the top
   iommu_kunit.py test-matrix [--scope ci] [--legs WORDS] [--kernels WORDS]
 	"KERNEL LEG... [patches-check]" a line: what make test runs
   iommu_kunit.py patch-files PATCH...
@@ -359,6 +365,98 @@ def legs_to_build(path, scope=''):
 	return [leg for leg in LEGS if leg in want]
 
 
+# ---------------------------------------------------------------- mutants
+
+MUTANTS_DIR = 'tools/mutants'
+
+
+def versioned_patches(top, d, series):
+	"""The patches of directory d (relative to top) for kernel series
+	series, relative to top, as the runner's versioned_patches gives them:
+	d's *.patch, where d/<series>/ has one of the same name that one
+	instead (an empty one: left out), then the other non-empty patches of
+	d/<series>/; in the order of their file names."""
+	def patches(rel):
+		path = os.path.join(top, rel)
+		if not os.path.isdir(path):
+			return []
+		return [n for n in os.listdir(path) if n.endswith('.patch') and
+			not n.startswith('.') and os.path.isfile(os.path.join(path, n))]
+	back = f'{d}/{series}'
+	own = patches(d)
+	out = []
+	for n in own:
+		b = os.path.join(top, back, n)
+		if os.path.isfile(b):
+			if os.path.getsize(b) > 0:
+				out.append(f'{back}/{n}')
+		else:
+			out.append(f'{d}/{n}')
+	out += [f'{back}/{n}' for n in patches(back)
+		if n not in own and os.path.getsize(os.path.join(top, back, n)) > 0]
+	return sorted(out, key=lambda p: (p.rsplit('/', 1)[-1] + '\t' + p).encode())
+
+
+def mutant_legs_line(path):
+	"""The words after "Legs:" on a shared mutant's first line."""
+	with open(path, errors='replace') as f:
+		first = f.readline().rstrip('\n')
+	return first[len('Legs:'):].split(' ') if first.startswith('Legs:') else []
+
+
+def leg_has_mutants(top, leg):
+	"""Whether leg has mutants of its own or shared ones (a "Legs:" line
+	naming it), on any kernel: make mutate picks its legs before it knows
+	the kernel."""
+	d = os.path.join(top, MUTANTS_DIR, leg)
+	if os.path.isdir(d) and any(n.endswith('.patch') and not n.startswith('.')
+				    for n in os.listdir(d)):
+		return True
+	shared = os.path.join(top, MUTANTS_DIR, 'shared')
+	for n in sorted(os.listdir(shared)) if os.path.isdir(shared) else ():
+		if not n.endswith('.patch') or n.startswith('.'):
+			continue
+		try:
+			with open(os.path.join(shared, n), errors='replace') as f:
+				for line in f:
+					if (line.startswith('Legs:') and
+					    leg in line[len('Legs:'):].rstrip('\n').split(' ')):
+						return True
+		except OSError:
+			continue
+	return False
+
+
+def mutant_legs(top, legs=(), scope=''):
+	"""The legs make mutate mutates, among (and in the order of) legs,
+	all if empty, as [(leg, 'run' or 'skip')]: those with mutants and a
+	kunitconfig/<leg>.kunitconfig; 'skip': SCOPE=ci leaves s390's (the
+	shared sync-map header regressions, which UML kills too; their
+	tree's build is about 8 minutes that CI does not have)."""
+	if scope not in ('', 'ci'):
+		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	out = []
+	for leg in [check_leg(leg) for leg in legs] or list(LEGS):
+		if (not leg_has_mutants(top, leg) or
+		    not os.path.isfile(os.path.join(top, 'kunitconfig', f'{leg}.kunitconfig'))):
+			continue
+		out.append((leg, 'skip' if scope == 'ci' and leg == 's390' else 'run'))
+	return out
+
+
+def mutants(top, leg, series, glob=''):
+	"""The mutants of leg on kernel series series, relative to top: its
+	own (tools/mutants/<leg>/, with series' copies), then those of
+	tools/mutants/shared/ whose first line, "Legs: ...", names it; only
+	those whose file name matches glob if there is one."""
+	check_leg(leg)
+	own = versioned_patches(top, f'{MUTANTS_DIR}/{leg}', series)
+	shared = [m for m in versioned_patches(top, f'{MUTANTS_DIR}/shared', series)
+		  if leg in mutant_legs_line(os.path.join(top, m))]
+	return [m for m in own + shared
+		if not glob or fnmatch.fnmatchcase(m.rsplit('/', 1)[-1], glob)]
+
+
 # ------------------------------------------------------------- series map
 
 def overlay_new_files(top):
@@ -495,7 +593,7 @@ def total(top, results, scope='', legs=(), kernels=(), out=sys.stdout,
 # -------------------------------------------------------------------- CLI
 
 SUBCOMMANDS = ('table', 'kernel-source', 'packages', 'leg', 'run-vars',
-	       'junit-mode', 'test-matrix',
+	       'junit-mode', 'mutant-legs', 'mutants', 'test-matrix',
 	       'patch-files', 'legs-for-patches', 'legs-to-build',
 	       'check-series-map', 'total')
 
@@ -621,6 +719,18 @@ def run(argv, out, err):
 		elif len(opts):
 			raise Error('run-vars: its options go with --leg')
 		say(*lines)
+	elif cmd == 'mutant-legs':
+		opts, pos = parse(args, options=('--scope', '--legs'))
+		exactly(pos, 0, 'no positional argument')
+		for leg, what in mutant_legs(top, words(opts.get('--legs')),
+					     opts.get('--scope', '')):
+			say(f'{leg} {what}')
+	elif cmd == 'mutants':
+		opts, pos = parse(args, options=('--kernel-series', '--mutants'))
+		leg = exactly(pos, 1, 'LEG')[0]
+		if not opts.get('--kernel-series'):
+			raise Error('mutants: --kernel-series S is required')
+		say(*mutants(top, leg, opts['--kernel-series'], opts.get('--mutants', '')))
 	elif cmd == 'junit-mode':
 		_, pos = parse(args)
 		say(junit_mode(exactly(pos, 1, 'KUNIT_PY')[0]))

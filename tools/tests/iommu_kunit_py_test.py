@@ -385,6 +385,65 @@ class RunVarsTest(TmpTestCase):
 		self.assertBadInput(['run-vars', '--kernel', '7.3'], 'go with --leg')
 
 
+class MutantsTest(TmpTestCase):
+	"""make mutate's legs and each leg's mutants on a kernel series, on
+	a fake tools/mutants/."""
+
+	def setUp(self):
+		super().setUp()
+		m = self.path('tools', 'mutants')
+		write(os.path.join(m, 'um', '01-a.patch'), '--- a/x\n')
+		write(os.path.join(m, 'um', '02-b.patch'), '--- a/x\n')
+		write(os.path.join(m, 'um', '6.12', '01-a.patch'), '--- a/x\n')
+		# 6.12 lacks what 02-b breaks, and has a mutant of its own.
+		write(os.path.join(m, 'um', '6.12', '02-b.patch'))
+		write(os.path.join(m, 'um', '6.12', '03-c.patch'), '--- a/x\n')
+		write(os.path.join(m, 'shared', 'both.patch'), 'Legs: um s390\n--- a/y\n')
+		write(os.path.join(m, 'shared', 'x86.patch'), 'Legs: x86_64\n--- a/z\n')
+		write(os.path.join(m, 'shared', 'umx.patch'), 'Legs: umx\n--- a/z\n')
+		for leg in iommu_kunit.LEGS:
+			write(self.path('kunitconfig', f'{leg}.kunitconfig'))
+
+	def test_own_then_shared(self):
+		def mutants(leg, series, glob=''):
+			return iommu_kunit.mutants(self.top, leg, series, glob)
+		self.assertEqual(mutants('um', '7.3'), ['tools/mutants/um/01-a.patch',
+							'tools/mutants/um/02-b.patch',
+							'tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('um', '6.12'), ['tools/mutants/um/6.12/01-a.patch',
+							 'tools/mutants/um/6.12/03-c.patch',
+							 'tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('s390', '7.3'), ['tools/mutants/shared/both.patch'])
+		self.assertEqual(mutants('x86_64', '7.3'), ['tools/mutants/shared/x86.patch'])
+		# MUTANTS=: a glob of the file names.
+		self.assertEqual(mutants('um', '6.12', '0[13]-*'),
+				 ['tools/mutants/um/6.12/01-a.patch',
+				  'tools/mutants/um/6.12/03-c.patch'])
+		self.assertEqual(mutants('um', '7.3', '*zz*'), [])
+		self.assertEqual(self.cli('mutants', 's390', '--kernel-series', '6.12'),
+				 (0, 'tools/mutants/shared/both.patch\n', ''))
+
+	def test_legs(self):
+		"""A leg with mutants of its own or shared ones, on any kernel,
+		and a kunitconfig; SCOPE=ci skips s390's."""
+		self.assertEqual(iommu_kunit.mutant_legs(self.top),
+				 [('um', 'run'), ('x86_64', 'run'), ('s390', 'run')])
+		self.assertEqual(iommu_kunit.mutant_legs(self.top, ['s390', 'um'], 'ci'),
+				 [('s390', 'skip'), ('um', 'run')])
+		os.unlink(self.path('tools', 'mutants', 'shared', 'x86.patch'))
+		os.unlink(self.path('kunitconfig', 's390.kunitconfig'))
+		self.assertEqual(self.cli('mutant-legs', '--scope', 'ci'), (0, 'um run\n', ''))
+		# Not a prefix: "Legs: s390" is not s39's (and no leg is).
+		self.assertFalse(iommu_kunit.leg_has_mutants(self.top, 's39'))
+		self.assertFalse(iommu_kunit.leg_has_mutants(self.top, 'x86_64'))
+
+	def test_bad_input(self):
+		self.assertBadInput(['mutants', 'arm64', '--kernel-series', '7.3'], "unknown leg")
+		self.assertBadInput(['mutants', 'um'], '--kernel-series S is required')
+		self.assertBadInput(['mutant-legs', '--legs', 'um arm64'], "unknown leg 'arm64'")
+		self.assertBadInput(['mutant-legs', '--scope', 'nightly'], 'unknown scope')
+
+
 class PatchLegsTest(TmpTestCase):
 	"""One table says which legs a file matters to (each leg's triggers):
 	make presubmit runs those (every leg for a file no leg names), the

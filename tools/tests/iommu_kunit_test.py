@@ -1202,29 +1202,6 @@ class TotalTest(RunnerTestCase):
 		self.assertDies(r, 'KERNEL= and KDIR= do not apply')
 
 
-class LegMutantsTest(RunnerTestCase):
-	"""A mutant several legs must kill is written once, in
-	tools/mutants/shared/, and names those legs on its first line."""
-
-	def test_own_then_shared(self):
-		m = os.path.join(self.top, 'tools', 'mutants')
-		write(os.path.join(m, 'um', '01-a.patch'), '--- a/x\n')
-		write(os.path.join(m, 'um', '6.12', '01-a.patch'), '--- a/x\n')
-		write(os.path.join(m, 'shared', 'both.patch'), 'Legs: um s390\n--- a/y\n')
-		write(os.path.join(m, 'shared', 'x86.patch'), 'Legs: x86_64\n--- a/z\n')
-		write(os.path.join(m, 'shared', 'umx.patch'), 'Legs: umx\n--- a/z\n')
-
-		def mutants(leg, kver):
-			return self.lines(f'leg_mutants {leg}', TOP=self.top, KVER=kver)
-
-		self.assertEqual(mutants('um', '7.3.0'), ['tools/mutants/um/01-a.patch',
-							  'tools/mutants/shared/both.patch'])
-		self.assertEqual(mutants('um', '6.12.117'), ['tools/mutants/um/6.12/01-a.patch',
-							     'tools/mutants/shared/both.patch'])
-		self.assertEqual(mutants('s390', '7.3.0'), ['tools/mutants/shared/both.patch'])
-		self.assertEqual(mutants('x86_64', '7.3.0'), ['tools/mutants/shared/x86.patch'])
-
-
 class MutantKmemleakTest(RunnerTestCase):
 	"""A mutant's run scans with kmemleak only if its header says so."""
 
@@ -1274,19 +1251,21 @@ class MutantsFilterTest(RunnerTestCase):
 		self.assertEqual(self.staged('*-b*'), ['staged 02-b.patch',
 						       'staged 03-bb.patch', 'total 2'])
 
-	def test_kernel_not_known_yet(self):
-		"""make mutate picks its legs before it knows the kernel."""
-		r = self.source(self.STUBS + 'unset KVER; leg_has_mutants um && echo um; '
-				'leg_has_mutants s390 || echo no-s390',
-				TOP=self.top)
-		self.assertEqual(r.returncode, 0, r.stderr)
-		self.assertEqual(r.stderr, '')
-		self.assertEqual(r.stdout.split(), ['um', 'no-s390'])
+	def test_legs_and_scope(self):
+		"""The legs come from tools/iommu_kunit.py mutant-legs (its
+		cases: iommu_kunit_py_test.py); SCOPE=ci says it leaves s390's."""
 		write(os.path.join(self.top, 'tools', 'mutants', 'shared', 's.patch'),
-		      'Legs: x86_64 s390\n--- a/x\n')
-		r = self.source('leg_has_mutants s390 && leg_has_mutants x86_64 && '
-				'! leg_has_mutants s39', TOP=self.top)
-		self.assertEqual(r.returncode, 0, r.stderr)
+		      'Legs: um s390\n--- a/x\n')
+		write(os.path.join(self.top, 'kunitconfig', 's390.kunitconfig'))
+		body = (self.STUBS.replace('log() { :; }', 'log() { echo "$*"; }') +
+			'SURVIVORS=(); MUTANTS_KILLED=0; MUTANTS_TOTAL=0\nmutate_tree')
+		out = self.lines(body, TOP=self.top, KVER='7.3.0', LEGS='um s390', SCOPE='ci')
+		self.assertEqual(out[0], 'staged 01-a.patch')
+		self.assertIn('mutants s390: left to make mutate without SCOPE=ci', out)
+		self.assertIn('staged s.patch', out)
+		self.assertEqual(out[-1], 'kernel 7.3.0: killed 0/4')
+		out = self.lines(body, TOP=self.top, KVER='7.3.0', LEGS='s390', SCOPE='')
+		self.assertEqual([o for o in out if o.startswith('staged')], ['staged s.patch'])
 
 	def test_glob_matching_none(self):
 		r = self.source(self.STUBS + 'mutate_tree() { :; }\n'
