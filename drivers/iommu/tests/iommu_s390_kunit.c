@@ -71,17 +71,6 @@ static int s390_test_rpcit(u64 fn, u64 addr, u64 range)
 	return kunit_script_call(&ctx->rpcit, 0, NULL, addr, addr + range, NULL);
 }
 
-/* The @nth RPCIT from now (1 is the next) answers @err. */
-static void s390_test_fail_rpcit(struct kunit *test, struct s390_test_ctx *ctx,
-				 unsigned int nth, int err)
-{
-	const struct kunit_script_rule rule = {
-		.kind = KUNIT_SCRIPT_NTH, .nth = nth, .err = err,
-	};
-
-	kunit_script_add(test, &ctx->rpcit, &rule);
-}
-
 /* MPCIFC: the (de)registration of a function's translation table. */
 static u8 s390_test_mod_fc(u64 req, struct zpci_fib *fib, u8 *status)
 {
@@ -290,9 +279,16 @@ static void iommu_s390_test_sync_map(struct kunit *test)
 	struct iommu_sync_map_refresh got[IOMMU_SYNC_MAP_MAX_CALLS + 2];
 	int i, nr_got;
 
-	for (i = 0; i < c->nr_calls; i++)
-		if (c->calls[i].ret)
-			s390_test_fail_rpcit(test, ctx, i + 1, c->calls[i].ret);
+	/* The answers in call order: RPCIT i + 1 from now answers ret. */
+	for (i = 0; i < c->nr_calls; i++) {
+		const struct kunit_script_rule rule = {
+			.kind = KUNIT_SCRIPT_NTH, .nth = i + 1,
+			.err = c->calls[i].ret,
+		};
+
+		if (rule.err)
+			kunit_script_add(test, &ctx->rpcit, &rule);
+	}
 	KUNIT_EXPECT_EQ(test, s390_test_sync_map(ctx),
 			c->ret);
 	nr_got = s390_test_refreshes(test, ctx, c, got, ARRAY_SIZE(got));
@@ -493,28 +489,17 @@ static void iommu_s390_test_attach_fails(struct kunit *test)
 
 struct s390_fail_param {
 	const char *name;
-	/* The next @nr_fail RPCITs answer @err. */
-	int err;
-	unsigned int nr_fail;
+	/* The RPCITs that fail, and the error the map returns. */
+	struct kunit_script_rule rpcit;
 	/* RPCITs: the refresh, the global one after -ENOMEM, the unmap's */
 	int nr_calls;
 };
 
 static const struct s390_fail_param s390_fail_params[] = {
-	{ "EIO", -EIO, 1, 2 },
-	{ "ENOMEM_twice", -ENOMEM, 2, 3 },
+	{ "EIO", { .kind = KUNIT_SCRIPT_NEXT, .count = 1, .err = -EIO }, 2 },
+	{ "ENOMEM_twice",
+	  { .kind = KUNIT_SCRIPT_NEXT, .count = 2, .err = -ENOMEM }, 3 },
 };
-
-static void s390_test_fail_next_rpcits(struct kunit *test,
-				       struct s390_test_ctx *ctx,
-				       const struct s390_fail_param *p)
-{
-	const struct kunit_script_rule rule = {
-		.kind = KUNIT_SCRIPT_NEXT, .count = p->nr_fail, .err = p->err,
-	};
-
-	kunit_script_add(test, &ctx->rpcit, &rule);
-}
 
 KUNIT_ARRAY_PARAM_DESC(s390_fail_params, s390_fail_params, name);
 
@@ -525,10 +510,10 @@ static void iommu_s390_test_map_fails(struct kunit *test)
 	struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
 
 	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, S390_TEST_SIZE);
-	s390_test_fail_next_rpcits(test, ctx, p);
+	kunit_script_add(test, &ctx->rpcit, &p->rpcit);
 	KUNIT_EXPECT_EQ(test, iommu_map(ctx->domain, S390_TEST_IOVA, 64 * SZ_1M,
 					S390_TEST_SIZE, IOMMU_READ | IOMMU_WRITE,
-					GFP_KERNEL), p->err);
+					GFP_KERNEL), p->rpcit.err);
 	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA, S390_TEST_SIZE);
 	s390_test_expect_unwind_rpcit(test, ctx, p->nr_calls, S390_TEST_IOVA,
 				      S390_TEST_SIZE);
@@ -551,10 +536,10 @@ static void iommu_s390_test_map_sg_fails(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(sgl); i++)
 		sg_set_page(&sgl[i], block + 2 * i, PAGE_SIZE, 0);
 	s390_test_map_neighbours(test, ctx, S390_TEST_IOVA, size);
-	s390_test_fail_next_rpcits(test, ctx, p);
+	kunit_script_add(test, &ctx->rpcit, &p->rpcit);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(ctx->domain, S390_TEST_IOVA, sgl,
 					   ARRAY_SIZE(sgl), IOMMU_READ, GFP_KERNEL),
-			p->err);
+			p->rpcit.err);
 	s390_test_expect_unmapped(test, ctx->domain, S390_TEST_IOVA, size);
 	s390_test_expect_unwind_rpcit(test, ctx, p->nr_calls, S390_TEST_IOVA, size);
 	s390_test_expect_neighbours(test, ctx, S390_TEST_IOVA, size);
