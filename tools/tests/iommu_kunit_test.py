@@ -955,7 +955,7 @@ class LegExtraArgsTest(RunnerTestCase):
 			'--qemu_config=/top/tools/qemu/x86_64.py',
 			f'--qemu_args=-serial file:{build}/guest.out'])
 		self.assertEqual(read(os.path.join(build, 'initramfs.kunitconfig')),
-				 f'CONFIG_INITRAMFS_SOURCE="{build}/initramfs.list"\n')
+				 'CONFIG_INITRAMFS_SOURCE="initramfs.list"\n')
 		initramfs = read(os.path.join(build, 'initramfs.list')).splitlines()
 		self.assertIn('file /init /top/tools/qemu/init 0755 0 0', initramfs)
 		self.assertIn('file /bin/busybox /bin/busybox 0755 0 0', initramfs)
