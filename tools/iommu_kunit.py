@@ -33,8 +33,10 @@ subcommand each:
 	"LEG run" or "LEG skip" (SCOPE=ci) a line: the legs make mutate
 	mutates, whatever the kernel
   iommu_kunit.py [--top DIR] mutants LEG --kernel-series S [--mutants GLOB]
-	the leg's mutants on kernel series S whose file name matches GLOB,
-	a line each, relative to the top
+	[--scope ci]
+	the leg's mutants on kernel series S whose file name matches GLOB
+	(with --scope ci: and whose header's CI: line names LEG), a line
+	each, relative to the top
   iommu_kunit.py test-matrix [--scope ci] [--legs WORDS] [--kernels WORDS]
 	"KERNEL LEG... [patches-check]" a line: what make test runs
   iommu_kunit.py patch-files PATCH...
@@ -170,6 +172,13 @@ class Error(Exception):
 	"""Bad input: the message goes out as one 'iommu-kunit: error:' line."""
 
 
+def check_scope(scope):
+	"""scope, if it is one make test and make mutate know: '' or 'ci'."""
+	if scope not in ('', 'ci'):
+		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	return scope
+
+
 def check_leg(name):
 	"""name, if it is a leg; Error otherwise."""
 	if name not in LEGS:
@@ -202,8 +211,7 @@ def test_matrix(scope='', legs=(), kernels=()):
 	SCOPE=ci's share or all of it, only the legs (and patches-check) of
 	legs and the kernels of kernels when they name any; a kernel left
 	with nothing to run is left out."""
-	if scope not in ('', 'ci'):
-		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	check_scope(scope)
 	for w in legs:
 		if w != PATCHES_CHECK and w not in LEGS:
 			raise Error(f"unknown leg '{w}' in LEGS=: use some of: "
@@ -355,8 +363,7 @@ def legs_to_build(path, scope=''):
 	the rest). None with SCOPE=ci: on 2 cores the builds before the
 	fake's Kconfig exists cannot reuse the legs' ccache and would cost CI
 	about 20 minutes."""
-	if scope not in ('', 'ci'):
-		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	check_scope(scope)
 	if scope == 'ci':
 		return []
 	want = {'um'}
@@ -397,64 +404,85 @@ def versioned_patches(top, d, series):
 	return sorted(out, key=lambda p: (p.rsplit('/', 1)[-1] + '\t' + p).encode())
 
 
-def mutant_legs_line(path):
-	"""The words after "Legs:" on a shared mutant's first line."""
+def mutant_header(path):
+	"""A mutant's header: its "Key: words" lines before the patch itself
+	(the first line that starts with "--- " or "diff "), as
+	{key: [words]}. Legs: the legs a shared mutant runs on; CI: the legs
+	make mutate SCOPE=ci runs it on; Oracle: kmemleak (the runner's
+	mutant_kmemleak reads that one)."""
+	out = {}
 	with open(path, errors='replace') as f:
-		first = f.readline().rstrip('\n')
-	return first[len('Legs:'):].split(' ') if first.startswith('Legs:') else []
+		for line in f:
+			if line.startswith(('--- ', 'diff ')):
+				break
+			key, sep, value = line.rstrip('\n').partition(': ')
+			if sep and key in ('Legs', 'CI', 'Oracle'):
+				out[key] = value.split()
+	return out
 
 
-def leg_has_mutants(top, leg):
+def mutant_files(top, leg):
+	"""Every mutant file that may run on leg, on any kernel series: its
+	own (tools/mutants/<leg>/ and its series' copies), then the shared
+	ones whose Legs: line names it."""
+	out = []
+	d = os.path.join(top, MUTANTS_DIR, leg)
+	for root, dirs, names in os.walk(d):
+		dirs.sort()
+		out += [os.path.join(root, n) for n in sorted(names)
+			if n.endswith('.patch') and not n.startswith('.') and
+			os.path.getsize(os.path.join(root, n)) > 0]
+	shared = os.path.join(top, MUTANTS_DIR, 'shared')
+	for root, dirs, names in os.walk(shared):
+		dirs.sort()
+		for n in sorted(names):
+			p = os.path.join(root, n)
+			if (n.endswith('.patch') and not n.startswith('.') and
+			    leg in mutant_header(p).get('Legs', [])):
+				out.append(p)
+	return out
+
+
+def leg_has_mutants(top, leg, scope=''):
 	"""Whether leg has mutants of its own or shared ones (a "Legs:" line
 	naming it), on any kernel: make mutate picks its legs before it knows
-	the kernel."""
-	d = os.path.join(top, MUTANTS_DIR, leg)
-	if os.path.isdir(d) and any(n.endswith('.patch') and not n.startswith('.')
-				    for n in os.listdir(d)):
-		return True
-	shared = os.path.join(top, MUTANTS_DIR, 'shared')
-	for n in sorted(os.listdir(shared)) if os.path.isdir(shared) else ():
-		if not n.endswith('.patch') or n.startswith('.'):
-			continue
-		try:
-			with open(os.path.join(shared, n), errors='replace') as f:
-				for line in f:
-					if (line.startswith('Legs:') and
-					    leg in line[len('Legs:'):].rstrip('\n').split(' ')):
-						return True
-		except OSError:
-			continue
-	return False
+	the kernel. With scope 'ci': one whose CI: line names leg."""
+	return any(scope != 'ci' or leg in mutant_header(p).get('CI', [])
+		   for p in mutant_files(top, leg))
 
 
 def mutant_legs(top, legs=(), scope=''):
 	"""The legs make mutate mutates, among (and in the order of) legs,
 	all if empty, as [(leg, 'run' or 'skip')]: those with mutants and a
-	kunitconfig/<leg>.kunitconfig; 'skip': SCOPE=ci leaves s390's (the
-	shared sync-map header regressions, which UML kills too; their
-	tree's build is about 8 minutes that CI does not have)."""
-	if scope not in ('', 'ci'):
-		raise Error(f'unknown scope {scope!r}: use ci, or none')
+	kunitconfig/<leg>.kunitconfig; 'skip': with scope 'ci', a leg none of
+	whose mutants has a CI: line naming it (s390's: its tree's build is
+	about 8 minutes that CI does not have, and UML kills the shared
+	sync-map regressions too)."""
+	check_scope(scope)
 	out = []
 	for leg in [check_leg(leg) for leg in legs] or list(LEGS):
 		if (not leg_has_mutants(top, leg) or
 		    not os.path.isfile(os.path.join(top, 'kunitconfig', f'{leg}.kunitconfig'))):
 			continue
-		out.append((leg, 'skip' if scope == 'ci' and leg == 's390' else 'run'))
+		out.append((leg, 'run' if leg_has_mutants(top, leg, scope) else 'skip'))
 	return out
 
 
-def mutants(top, leg, series, glob=''):
+def mutants(top, leg, series, glob='', scope=''):
 	"""The mutants of leg on kernel series series, relative to top: its
 	own (tools/mutants/<leg>/, with series' copies), then those of
-	tools/mutants/shared/ whose first line, "Legs: ...", names it; only
-	those whose file name matches glob if there is one."""
+	tools/mutants/shared/ whose "Legs:" line names it; only those whose
+	file name matches glob if there is one, and with scope 'ci' only
+	those whose "CI:" line names leg (CI's 90 minutes: make mutate
+	without SCOPE runs them all)."""
 	check_leg(leg)
+	check_scope(scope)
 	own = versioned_patches(top, f'{MUTANTS_DIR}/{leg}', series)
 	shared = [m for m in versioned_patches(top, f'{MUTANTS_DIR}/shared', series)
-		  if leg in mutant_legs_line(os.path.join(top, m))]
+		  if leg in mutant_header(os.path.join(top, m)).get('Legs', [])]
 	return [m for m in own + shared
-		if not glob or fnmatch.fnmatchcase(m.rsplit('/', 1)[-1], glob)]
+		if (not glob or fnmatch.fnmatchcase(m.rsplit('/', 1)[-1], glob)) and
+		(scope != 'ci' or leg in mutant_header(os.path.join(top, m)).get('CI', []))]
 
 
 # ------------------------------------------------------------- series map
@@ -726,11 +754,12 @@ def run(argv, out, err):
 					     opts.get('--scope', '')):
 			say(f'{leg} {what}')
 	elif cmd == 'mutants':
-		opts, pos = parse(args, options=('--kernel-series', '--mutants'))
+		opts, pos = parse(args, options=('--kernel-series', '--mutants', '--scope'))
 		leg = exactly(pos, 1, 'LEG')[0]
 		if not opts.get('--kernel-series'):
 			raise Error('mutants: --kernel-series S is required')
-		say(*mutants(top, leg, opts['--kernel-series'], opts.get('--mutants', '')))
+		say(*mutants(top, leg, opts['--kernel-series'], opts.get('--mutants', ''),
+			     opts.get('--scope', '')))
 	elif cmd == 'junit-mode':
 		_, pos = parse(args)
 		say(junit_mode(exactly(pos, 1, 'KUNIT_PY')[0]))

@@ -392,13 +392,14 @@ class MutantsTest(TmpTestCase):
 	def setUp(self):
 		super().setUp()
 		m = self.path('tools', 'mutants')
-		write(os.path.join(m, 'um', '01-a.patch'), '--- a/x\n')
-		write(os.path.join(m, 'um', '02-b.patch'), '--- a/x\n')
-		write(os.path.join(m, 'um', '6.12', '01-a.patch'), '--- a/x\n')
+		write(os.path.join(m, 'um', '01-a.patch'), 'CI: um\n\n--- a/x\n')
+		write(os.path.join(m, 'um', '02-b.patch'), 'Breaks b.\n--- a/x\nCI: um\n')
+		write(os.path.join(m, 'um', '6.12', '01-a.patch'), 'CI: um\n--- a/x\n')
 		# 6.12 lacks what 02-b breaks, and has a mutant of its own.
 		write(os.path.join(m, 'um', '6.12', '02-b.patch'))
 		write(os.path.join(m, 'um', '6.12', '03-c.patch'), '--- a/x\n')
-		write(os.path.join(m, 'shared', 'both.patch'), 'Legs: um s390\n--- a/y\n')
+		write(os.path.join(m, 'shared', 'both.patch'),
+		      'Legs: um s390\nCI: um x86_64\n--- a/y\n')
 		write(os.path.join(m, 'shared', 'x86.patch'), 'Legs: x86_64\n--- a/z\n')
 		write(os.path.join(m, 'shared', 'umx.patch'), 'Legs: umx\n--- a/z\n')
 		for leg in iommu_kunit.LEGS:
@@ -423,13 +424,37 @@ class MutantsTest(TmpTestCase):
 		self.assertEqual(self.cli('mutants', 's390', '--kernel-series', '6.12'),
 				 (0, 'tools/mutants/shared/both.patch\n', ''))
 
+	def test_ci_scope(self):
+		"""SCOPE=ci: only the mutants whose header's CI: line names the
+		leg; a CI: line after the patch starts is the patch's."""
+		def ci(leg, series):
+			return iommu_kunit.mutants(self.top, leg, series, scope='ci')
+		self.assertEqual(ci('um', '7.3'), ['tools/mutants/um/01-a.patch',
+						   'tools/mutants/shared/both.patch'])
+		self.assertEqual(ci('um', '6.12'), ['tools/mutants/um/6.12/01-a.patch',
+						    'tools/mutants/shared/both.patch'])
+		# Named by CI: but not by Legs: is not the leg's.
+		self.assertEqual(ci('x86_64', '7.3'), [])
+		self.assertEqual(ci('s390', '7.3'), [])
+		self.assertEqual(self.cli('mutants', 'um', '--kernel-series', '7.3',
+					  '--scope', 'ci', '--mutants', '*both*'),
+				 (0, 'tools/mutants/shared/both.patch\n', ''))
+		self.assertEqual(iommu_kunit.mutant_header(
+			self.path('tools', 'mutants', 'shared', 'both.patch')),
+			{'Legs': ['um', 's390'], 'CI': ['um', 'x86_64']})
+
 	def test_legs(self):
 		"""A leg with mutants of its own or shared ones, on any kernel,
-		and a kunitconfig; SCOPE=ci skips s390's."""
+		and a kunitconfig; SCOPE=ci skips a leg with no mutant for CI."""
 		self.assertEqual(iommu_kunit.mutant_legs(self.top),
 				 [('um', 'run'), ('x86_64', 'run'), ('s390', 'run')])
-		self.assertEqual(iommu_kunit.mutant_legs(self.top, ['s390', 'um'], 'ci'),
-				 [('s390', 'skip'), ('um', 'run')])
+		self.assertEqual(iommu_kunit.mutant_legs(self.top, ['s390', 'um', 'x86_64'], 'ci'),
+				 [('s390', 'skip'), ('um', 'run'), ('x86_64', 'skip')])
+		write(self.path('tools', 'mutants', 'x86_64', '6.12', '01-x.patch'),
+		      'CI: x86_64\n--- a/x\n')
+		self.assertEqual(iommu_kunit.mutant_legs(self.top, ['x86_64'], 'ci'),
+				 [('x86_64', 'run')])
+		os.unlink(self.path('tools', 'mutants', 'x86_64', '6.12', '01-x.patch'))
 		os.unlink(self.path('tools', 'mutants', 'shared', 'x86.patch'))
 		os.unlink(self.path('kunitconfig', 's390.kunitconfig'))
 		self.assertEqual(self.cli('mutant-legs', '--scope', 'ci'), (0, 'um run\n', ''))
@@ -442,6 +467,8 @@ class MutantsTest(TmpTestCase):
 		self.assertBadInput(['mutants', 'um'], '--kernel-series S is required')
 		self.assertBadInput(['mutant-legs', '--legs', 'um arm64'], "unknown leg 'arm64'")
 		self.assertBadInput(['mutant-legs', '--scope', 'nightly'], 'unknown scope')
+		self.assertBadInput(['mutants', 'um', '--kernel-series', '7.3', '--scope', 'all'],
+				    'unknown scope')
 
 
 class PatchLegsTest(TmpTestCase):

@@ -1252,18 +1252,22 @@ class MutantsFilterTest(RunnerTestCase):
 						       'staged 03-bb.patch', 'total 2'])
 
 	def test_legs_and_scope(self):
-		"""The legs come from tools/iommu_kunit.py mutant-legs (its
-		cases: iommu_kunit_py_test.py); SCOPE=ci says it leaves s390's."""
+		"""The legs and mutants come from tools/iommu_kunit.py
+		mutant-legs and mutants (their cases: iommu_kunit_py_test.py);
+		SCOPE=ci reaches both: the mutants with a CI: line naming the
+		leg, and a leg with none is left out."""
 		write(os.path.join(self.top, 'tools', 'mutants', 'shared', 's.patch'),
-		      'Legs: um s390\n--- a/x\n')
+		      'Legs: um s390\nCI: um\n--- a/x\n')
+		write(os.path.join(self.top, 'tools', 'mutants', 'um', '02-b.patch'),
+		      'CI: um\n--- a/x\n')
 		write(os.path.join(self.top, 'kunitconfig', 's390.kunitconfig'))
 		body = (self.STUBS.replace('log() { :; }', 'log() { echo "$*"; }') +
 			'SURVIVORS=(); MUTANTS_KILLED=0; MUTANTS_TOTAL=0\nmutate_tree')
 		out = self.lines(body, TOP=self.top, KVER='7.3.0', LEGS='um s390', SCOPE='ci')
-		self.assertEqual(out[0], 'staged 01-a.patch')
+		self.assertEqual([o for o in out if o.startswith('staged')],
+				 ['staged 02-b.patch', 'staged s.patch'])
 		self.assertIn('mutants s390: left to make mutate without SCOPE=ci', out)
-		self.assertIn('staged s.patch', out)
-		self.assertEqual(out[-1], 'kernel 7.3.0: killed 0/4')
+		self.assertEqual(out[-1], 'kernel 7.3.0: killed 0/2')
 		out = self.lines(body, TOP=self.top, KVER='7.3.0', LEGS='s390', SCOPE='')
 		self.assertEqual([o for o in out if o.startswith('staged')], ['staged s.patch'])
 
