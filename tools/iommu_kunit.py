@@ -37,6 +37,8 @@ subcommand each:
 	the leg's mutants on kernel series S whose file name matches GLOB
 	(with --scope ci: and whose header's CI: line names LEG), a line
 	each, relative to the top
+  iommu_kunit.py mutant-kmemleak MUTANT
+	on if the mutant's header has the line "Oracle: kmemleak", else off
   iommu_kunit.py test-matrix [--scope ci] [--legs WORDS] [--kernels WORDS]
 	"KERNEL LEG... [patches-check]" a line: what make test runs
   iommu_kunit.py patch-files PATCH...
@@ -421,6 +423,12 @@ def mutant_header(path):
 	return out
 
 
+def mutant_kmemleak(path):
+	"""on if a mutant's header has the line "Oracle: kmemleak" (the
+	leaks only kmemleak sees: its x86_64 run scans), off otherwise."""
+	return 'on' if 'kmemleak' in mutant_header(path).get('Oracle', []) else 'off'
+
+
 def mutant_files(top, leg):
 	"""Every mutant file that may run on leg, on any kernel series: its
 	own (tools/mutants/<leg>/ and its series' copies), then the shared
@@ -621,7 +629,7 @@ def total(top, results, scope='', legs=(), kernels=(), out=sys.stdout,
 # -------------------------------------------------------------------- CLI
 
 SUBCOMMANDS = ('table', 'kernel-source', 'packages', 'leg', 'run-vars',
-	       'junit-mode', 'mutant-legs', 'mutants', 'test-matrix',
+	       'junit-mode', 'mutant-legs', 'mutants', 'mutant-kmemleak', 'test-matrix',
 	       'patch-files', 'legs-for-patches', 'legs-to-build',
 	       'check-series-map', 'total')
 
@@ -760,6 +768,9 @@ def run(argv, out, err):
 			raise Error('mutants: --kernel-series S is required')
 		say(*mutants(top, leg, opts['--kernel-series'], opts.get('--mutants', ''),
 			     opts.get('--scope', '')))
+	elif cmd == 'mutant-kmemleak':
+		_, pos = parse(args)
+		say(mutant_kmemleak(exactly(pos, 1, 'MUTANT')[0]))
 	elif cmd == 'junit-mode':
 		_, pos = parse(args)
 		say(junit_mode(exactly(pos, 1, 'KUNIT_PY')[0]))

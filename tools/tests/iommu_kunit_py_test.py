@@ -443,6 +443,19 @@ class MutantsTest(TmpTestCase):
 			self.path('tools', 'mutants', 'shared', 'both.patch')),
 			{'Legs': ['um', 's390'], 'CI': ['um', 'x86_64']})
 
+	def test_kmemleak(self):
+		"""kmemleak scans a mutant's run only if its header says so."""
+		def kmemleak(text):
+			path = self.path('m.patch')
+			write(path, text)
+			return iommu_kunit.mutant_kmemleak(path)
+		self.assertEqual(kmemleak('Oracle: kmemleak\nCI: x86_64\nLeaks.\n--- a/x\n'), 'on')
+		self.assertEqual(kmemleak('CI: x86_64\nLeaks.\n--- a/x\n'), 'off')
+		# A mention, or a line of the patch itself, is not the header's.
+		self.assertEqual(kmemleak('Seen by Oracle: kmemleak too.\n--- a/x\n'), 'off')
+		self.assertEqual(kmemleak('--- a/x\n+++ b/x\nOracle: kmemleak\n'), 'off')
+		self.assertEqual(self.cli('mutant-kmemleak', self.path('m.patch')), (0, 'off\n', ''))
+
 	def test_legs(self):
 		"""A leg with mutants of its own or shared ones, on any kernel,
 		and a kunitconfig; SCOPE=ci skips a leg with no mutant for CI."""
