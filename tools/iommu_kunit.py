@@ -429,26 +429,25 @@ def mutant_kmemleak(path):
 	return 'on' if 'kmemleak' in mutant_header(path).get('Oracle', []) else 'off'
 
 
-def mutant_files(top, leg):
-	"""Every mutant file that may run on leg, on any kernel series: its
-	own (tools/mutants/<leg>/ and its series' copies), then the shared
-	ones whose Legs: line names it."""
+def patches_under(d):
+	"""The non-empty *.patch files under directory d and its
+	subdirectories (a series' copies), in file-name order."""
 	out = []
-	d = os.path.join(top, MUTANTS_DIR, leg)
 	for root, dirs, names in os.walk(d):
 		dirs.sort()
 		out += [os.path.join(root, n) for n in sorted(names)
 			if n.endswith('.patch') and not n.startswith('.') and
 			os.path.getsize(os.path.join(root, n)) > 0]
-	shared = os.path.join(top, MUTANTS_DIR, 'shared')
-	for root, dirs, names in os.walk(shared):
-		dirs.sort()
-		for n in sorted(names):
-			p = os.path.join(root, n)
-			if (n.endswith('.patch') and not n.startswith('.') and
-			    leg in mutant_header(p).get('Legs', [])):
-				out.append(p)
 	return out
+
+
+def mutant_files(top, leg):
+	"""Every mutant file that may run on leg, on any kernel series: its
+	own (tools/mutants/<leg>/ and its series' copies), then the shared
+	ones whose Legs: line names it."""
+	shared = patches_under(os.path.join(top, MUTANTS_DIR, 'shared'))
+	return (patches_under(os.path.join(top, MUTANTS_DIR, leg)) +
+		[p for p in shared if leg in mutant_header(p).get('Legs', [])])
 
 
 def leg_has_mutants(top, leg, scope=''):
