@@ -23,11 +23,18 @@
 #include <linux/slab.h>
 #include <linux/sizes.h>
 #include <linux/vmalloc.h>
-#include <trace/events/kmem.h>
 
-#include "../fake-iommu.h"
+#include "../dma-iommu.h"
+#include "fake-iommu.h"
 
 #define NR_PAGES	4
+
+/*
+ * The IOVA space of the fake devices: small enough that a test can take
+ * every page of it, to see that a failed operation gave its IOVA back.
+ */
+#define APERTURE_START		SZ_1M
+#define APERTURE_PAGES		32
 
 struct dma_param {
 	const char *name;
@@ -68,6 +75,8 @@ struct dma_ctx {
 	/* Live mappings the test keeps on both sides of the one under test. */
 	dma_addr_t above, below;
 	unsigned long live;
+	/* The IOVA the operation got between them, when it mapped. */
+	dma_addr_t ref;
 };
 
 struct dma_op {
@@ -78,8 +87,17 @@ struct dma_op {
 	/* After a successful map: is everything mapped where it should be? */
 	void (*check)(struct dma_ctx *c);
 	void (*unmap)(struct dma_ctx *c);
+	/* After a successful map: the first IOVA of what it mapped. */
+	dma_addr_t (*iova)(struct dma_ctx *c);
+	/* The caller's list as the operation hands it in (list operations). */
+	void (*init)(struct dma_ctx *c);
 	/* dma-iommu allocates the pages it maps (and must free them). */
 	bool allocates;
+	/*
+	 * A failure leaves the list's DMA addresses and lengths as they were
+	 * (iommu_dma_map_sg_swiotlb() zeroes only the first length).
+	 */
+	bool stale_dma_fields;
 };
 
 static int handle_err(struct dma_ctx *c)
@@ -240,31 +258,16 @@ static void init_sgl_offsets(struct dma_ctx *c)
 	for (i = 0; i < ARRAY_SIZE(c->sgl); i++)
 		sg_set_page(&c->sgl[i], c->block + sg_offsets[i].page,
 			    sg_offsets[i].length, sg_offsets[i].offset);
+	c->sgt.sgl = c->sgl;
+	c->sgt.orig_nents = ARRAY_SIZE(c->sgl);
+	c->sgt.nents = 0;
 }
 
 static int map_sg_offsets(struct dma_ctx *c)
 {
-	int i;
-
 	init_sgl_offsets(c);
 	c->nents = dma_map_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl), DMA_TO_DEVICE);
-	if (c->nents)
-		return 0;
-	/*
-	 * After a failure the list is as the caller handed it in (dma-iommu
-	 * rewrites offsets and lengths while it maps, and must restore
-	 * them), with no DMA address or length left in it.
-	 */
-	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
-		KUNIT_EXPECT_PTR_EQ(c->test, sg_page(&c->sgl[i]),
-				    c->block + sg_offsets[i].page);
-		KUNIT_EXPECT_EQ(c->test, c->sgl[i].offset, sg_offsets[i].offset);
-		KUNIT_EXPECT_EQ(c->test, c->sgl[i].length, sg_offsets[i].length);
-		KUNIT_EXPECT_EQ(c->test, sg_dma_address(&c->sgl[i]),
-				DMA_MAPPING_ERROR);
-		KUNIT_EXPECT_EQ(c->test, sg_dma_len(&c->sgl[i]), 0);
-	}
-	return -EIO;
+	return c->nents ? 0 : -EIO;
 }
 
 /*
@@ -415,11 +418,27 @@ static void unmap_resource(struct dma_ctx *c)
 	dma_unmap_resource(c->dev, c->handle, PAGE_SIZE, DMA_BIDIRECTIONAL, 0);
 }
 
+static dma_addr_t handle_iova(struct dma_ctx *c)
+{
+	return c->handle;
+}
+
+static dma_addr_t sg_iova(struct dma_ctx *c)
+{
+	return sg_dma_address(c->sgl);
+}
+
+static dma_addr_t noncontiguous_iova(struct dma_ctx *c)
+{
+	return sg_dma_address(c->nc_sgt->sgl);
+}
+
 static const struct dma_op op_map_page = {
 	.map = map_page,
 	.expected = expect_enomem,
 	.check = check_page,
 	.unmap = unmap_page,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_map_single = {
@@ -427,6 +446,7 @@ static const struct dma_op op_map_single = {
 	.expected = expect_enomem,
 	.check = check_single,
 	.unmap = unmap_single,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_map_single_cross = {
@@ -434,6 +454,7 @@ static const struct dma_op op_map_single_cross = {
 	.expected = expect_enomem,
 	.check = check_single_cross,
 	.unmap = unmap_single_cross,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_map_sg_offsets = {
@@ -441,6 +462,8 @@ static const struct dma_op op_map_sg_offsets = {
 	.expected = expect_zero_entries,
 	.check = check_sg_offsets,
 	.unmap = unmap_sg,
+	.iova = sg_iova,
+	.init = init_sgl_offsets,
 };
 
 static const struct dma_op op_map_sg = {
@@ -448,6 +471,8 @@ static const struct dma_op op_map_sg = {
 	.expected = expect_zero_entries,
 	.check = check_sg,
 	.unmap = unmap_sg,
+	.iova = sg_iova,
+	.init = init_sgl,
 };
 
 static const struct dma_op op_map_sgtable = {
@@ -455,6 +480,8 @@ static const struct dma_op op_map_sgtable = {
 	.expected = expect_sgtable_errno,
 	.check = check_sgtable,
 	.unmap = unmap_sgtable,
+	.iova = sg_iova,
+	.init = init_sgl,
 };
 
 static const struct dma_op op_alloc_contiguous = {
@@ -463,6 +490,7 @@ static const struct dma_op op_alloc_contiguous = {
 	.check = check_contiguous,
 	.unmap = free_contiguous,
 	.allocates = true,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_alloc_atomic = {
@@ -471,6 +499,7 @@ static const struct dma_op op_alloc_atomic = {
 	.check = check_contiguous,
 	.unmap = free_coherent,
 	.allocates = true,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_alloc_remap = {
@@ -479,6 +508,7 @@ static const struct dma_op op_alloc_remap = {
 	.check = check_remap,
 	.unmap = free_coherent,
 	.allocates = true,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_alloc_noncontiguous = {
@@ -487,6 +517,7 @@ static const struct dma_op op_alloc_noncontiguous = {
 	.check = check_noncontiguous,
 	.unmap = free_noncontiguous,
 	.allocates = true,
+	.iova = noncontiguous_iova,
 };
 
 static const struct dma_op op_map_resource = {
@@ -494,11 +525,13 @@ static const struct dma_op op_map_resource = {
 	.expected = expect_enomem,
 	.check = check_resource,
 	.unmap = unmap_resource,
+	.iova = handle_iova,
 };
 
 /*
  * A fake device whose default domain, of type @type, the core set up for
- * dma-iommu, with pages and a buffer for the mappings.
+ * dma-iommu, with pages and a buffer for the mappings. Its IOVA space is
+ * APERTURE_PAGES pages unless @opts says otherwise.
  */
 static struct dma_ctx *dma_setup_dev(struct kunit *test,
 				     const struct fake_iommu_dev_opts *opts,
@@ -525,157 +558,30 @@ static struct dma_ctx *dma_setup(struct kunit *test, bool fq)
 		/* Strict: ask for DMA. Lazy: the x86 default with FQ support. */
 		.def_domain_type = fq ? 0 : IOMMU_DOMAIN_DMA,
 		.deferred_flush = fq,
+		.aperture_start = APERTURE_START,
+		.aperture_end = APERTURE_START + APERTURE_PAGES * PAGE_SIZE - 1,
 	};
 
 	return dma_setup_dev(test, &opts,
 			     fq ? IOMMU_DOMAIN_DMA_FQ : IOMMU_DOMAIN_DMA);
 }
 
-/* The IOVA of the last sync_map call, which the fake logged. */
-static dma_addr_t last_sync_iova(struct dma_ctx *c)
-{
-	unsigned int n = fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP);
-	const struct fake_iommu_call *call;
-
-	KUNIT_ASSERT_GT(c->test, n, 0);
-	call = fake_iommu_get_call(c->domain, FAKE_IOMMU_SYNC_MAP, n - 1);
-	KUNIT_ASSERT_NOT_NULL(c->test, call);
-	return call->iova;
-}
-
 /*
- * What the page allocator did since the failing operation started, from
- * its tracepoints, in order. A page dma-iommu freed may be handed out again
- * at once (to a slab, to KASAN's stack depot, from a timer), so its
- * refcount right after the failure does not say whether dma-iommu freed
- * it; a free that came after the page's allocation does.
+ * A DMA_FQ domain gives an unmapped IOVA back when its flush queue is
+ * flushed: do that now, rather than on the queue's timer.
  */
-#define PAGE_EVENTS_MAX	2048
-
-struct page_event {
-	unsigned long pfn, nr;
-	bool free;
-	/* allocated by the operation for a buffer (see page_events_reset()) */
-	bool buffer;
-};
-
-static struct {
-	spinlock_t lock;	/* protects all below; probes run in any context */
-	struct task_struct *task;
-	unsigned int n;
-	bool overflow;
-	struct page_event e[PAGE_EVENTS_MAX];
-} page_events = { .lock = __SPIN_LOCK_UNLOCKED(page_events.lock) };
-
-static void page_event(struct page *page, unsigned int order, bool free,
-		       bool buffer)
+static void flush_queue(struct dma_ctx *c)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&page_events.lock, flags);
-	if (page_events.n < PAGE_EVENTS_MAX) {
-		page_events.e[page_events.n++] = (struct page_event) {
-			.pfn = page_to_pfn(page),
-			.nr = 1UL << order,
-			.free = free,
-			.buffer = buffer && current == page_events.task,
-		};
-	} else {
-		page_events.overflow = true;
-	}
-	spin_unlock_irqrestore(&page_events.lock, flags);
+	if (c->domain->type == IOMMU_DOMAIN_DMA_FQ)
+		iommu_dma_flush_fq(c->domain);
 }
 
-static void probe_page_alloc(void *data, struct page *page, unsigned int order,
-			     gfp_t gfp, int migratetype)
+/* A case that checks the pages dma-iommu allocates needs the page log. */
+static void require_page_log(struct dma_ctx *c, const struct dma_op *op)
 {
-	page_event(page, order, false, gfp & __GFP_HIGHMEM);
-}
-
-static void probe_page_free(void *data, struct page *page, unsigned int order)
-{
-	page_event(page, order, true, false);
-}
-
-static void probe_page_free_batched(void *data, struct page *page)
-{
-	page_event(page, 0, true, false);
-}
-
-/*
- * Forget the page allocator's past: an operation under test starts, in
- * this task. The pages it allocates with __GFP_HIGHMEM are buffer pages:
- * dma-iommu's page arrays (__iommu_dma_alloc_pages() adds the flag, as
- * the IOMMU maps highmem as well as any page) and vmalloc's; no slab,
- * page table or stack depot page of a kernel asks for highmem.
- */
-static void page_events_reset(void)
-{
-	unsigned long flags;
-
-	spin_lock_irqsave(&page_events.lock, flags);
-	page_events.task = current;
-	page_events.n = 0;
-	page_events.overflow = false;
-	spin_unlock_irqrestore(&page_events.lock, flags);
-}
-
-/* The @i-th event since the reset, if there is one. */
-static bool page_events_get(unsigned int i, struct page_event *e)
-{
-	unsigned long flags;
-	bool ret = false;
-
-	spin_lock_irqsave(&page_events.lock, flags);
-	if (i < page_events.n) {
-		*e = page_events.e[i];
-		ret = true;
-	}
-	spin_unlock_irqrestore(&page_events.lock, flags);
-	return ret;
-}
-
-static bool page_event_covers(const struct page_event *e, unsigned long pfn)
-{
-	return pfn >= e->pfn && pfn < e->pfn + e->nr;
-}
-
-/* Was @pfn freed by one of the events after the @from-th? */
-static bool page_freed_since(unsigned int from, unsigned long pfn)
-{
-	struct page_event e;
-	unsigned int i;
-
-	for (i = from + 1; page_events_get(i, &e); i++)
-		if (e.free && page_event_covers(&e, pfn))
-			return true;
-	return false;
-}
-
-/*
- * Was @pfn freed after it was first allocated, since the reset? A page
- * freed by someone else and then allocated (and leaked) by dma-iommu was
- * not; for a page the log saw no allocation of, the page's refcount must
- * be zero (the tail pages of a non-compound high-order allocation always
- * count zero; such an allocation is caught through its head page).
- */
-static bool page_freed_after_alloc(unsigned long pfn)
-{
-	struct page_event e;
-	unsigned int i;
-
-	for (i = 0; page_events_get(i, &e); i++)
-		if (!e.free && page_event_covers(&e, pfn))
-			return page_freed_since(i, pfn);
-	return !page_ref_count(pfn_to_page(pfn));
-}
-
-static void unwatch_pages(void *unused)
-{
-	unregister_trace_mm_page_free_batched(probe_page_free_batched, NULL);
-	unregister_trace_mm_page_free(probe_page_free, NULL);
-	unregister_trace_mm_page_alloc(probe_page_alloc, NULL);
-	tracepoint_synchronize_unregister();
+	if (op->allocates && !IS_ENABLED(CONFIG_TRACEPOINTS))
+		kunit_skip(c->test,
+			   "the page allocator's log needs CONFIG_TRACEPOINTS (kunit.py --kconfig_add CONFIG_FTRACE=y --kconfig_add CONFIG_ENABLE_DEFAULT_TRACERS=y)");
 }
 
 /* The suite's init: the fake's WARN check, and the page allocator's log. */
@@ -683,20 +589,25 @@ static int iommu_dma_test_init(struct kunit *test)
 {
 	int ret = fake_iommu_test_init(test);
 
-	if (ret)
+	if (ret || !IS_ENABLED(CONFIG_TRACEPOINTS))
 		return ret;
-	page_events_reset();
-	ret = register_trace_mm_page_alloc(probe_page_alloc, NULL);
-	if (!ret)
-		ret = register_trace_mm_page_free(probe_page_free, NULL);
-	if (!ret)
-		ret = register_trace_mm_page_free_batched(probe_page_free_batched,
-							  NULL);
-	if (ret) {
-		unwatch_pages(NULL);
-		return ret;
-	}
-	return kunit_add_action_or_reset(test, unwatch_pages, NULL);
+	return fake_iommu_watch_pages(test);
+}
+
+/*
+ * A buffer page of the operation under test: an allocation of the test's
+ * task with __GFP_HIGHMEM (dma-iommu's page arrays, as the IOMMU maps
+ * highmem as well as any page, and vmalloc's: no slab, page table or stack
+ * depot page of a kernel asks for highmem), or of the order of a contiguous
+ * buffer with __GFP_ZERO (iommu_dma_alloc()'s pages: slab pages never carry
+ * the flag, page tables are order 0).
+ */
+static bool buffer_alloc(const struct fake_iommu_page_event *e)
+{
+	return !e->free && e->own &&
+	       ((e->gfp & __GFP_HIGHMEM) ||
+		((e->gfp & __GFP_ZERO) &&
+		 e->nr == 1UL << get_order(NR_PAGES * PAGE_SIZE)));
 }
 
 /*
@@ -707,37 +618,103 @@ static int iommu_dma_test_init(struct kunit *test)
  */
 static void expect_pages_freed(struct dma_ctx *c)
 {
+	struct fake_iommu_page_event e;
 	const struct fake_iommu_call *call;
-	struct page_event e;
 	unsigned long pfn;
 	unsigned int i;
 	size_t off;
 
-	KUNIT_EXPECT_FALSE_MSG(c->test, READ_ONCE(page_events.overflow),
-			       "over %u page allocator events: raise PAGE_EVENTS_MAX",
-			       PAGE_EVENTS_MAX);
+	KUNIT_EXPECT_FALSE_MSG(c->test, fake_iommu_page_log_overflow(),
+			       "the page allocator's log overflowed");
 	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_MAP_PAGES, call) {
-		for (off = 0; off < call->size; off += PAGE_SIZE)
+		for (off = 0; off < call->size; off += PAGE_SIZE) {
+			pfn = PHYS_PFN(call->paddr + off);
 			KUNIT_EXPECT_TRUE_MSG(c->test,
-					      page_freed_after_alloc(PHYS_PFN(call->paddr + off)),
+					      fake_iommu_page_freed_after_alloc(pfn),
 					      "page at %pa + %#zx not freed",
 					      &call->paddr, off);
+		}
 	}
 	/* Each buffer allocation, even of a page the call had freed before. */
-	for (i = 0; page_events_get(i, &e); i++) {
-		if (!e.buffer)
+	for (i = 0; fake_iommu_page_log_get(i, &e); i++) {
+		if (!buffer_alloc(&e))
 			continue;
 		for (pfn = e.pfn; pfn < e.pfn + e.nr; pfn++)
-			KUNIT_EXPECT_TRUE_MSG(c->test, page_freed_since(i, pfn),
+			KUNIT_EXPECT_TRUE_MSG(c->test,
+					      fake_iommu_page_freed_since(i, pfn),
 					      "buffer page (pfn %#lx of an order-%u allocation) not freed",
 					      pfn, ilog2(e.nr));
 	}
 }
 
 /*
+ * After a failure, the caller's list is as the caller handed it in
+ * (dma-iommu rewrites offsets and lengths while it maps, and must restore
+ * them), with no DMA address or length left in it, and the table's nents
+ * untouched.
+ */
+static void expect_sgl_as_handed_in(struct dma_ctx *c, const struct dma_op *op)
+{
+	struct dma_ctx *want = kunit_kzalloc(c->test, sizeof(*want), GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(c->test, want);
+	want->block = c->block;
+	op->init(want);
+	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
+		KUNIT_EXPECT_PTR_EQ(c->test, sg_page(&c->sgl[i]),
+				    sg_page(&want->sgl[i]));
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].offset, want->sgl[i].offset);
+		KUNIT_EXPECT_EQ(c->test, c->sgl[i].length, want->sgl[i].length);
+		if (op->stale_dma_fields)
+			continue;
+		KUNIT_EXPECT_EQ(c->test, sg_dma_address(&c->sgl[i]),
+				DMA_MAPPING_ERROR);
+		KUNIT_EXPECT_EQ(c->test, sg_dma_len(&c->sgl[i]), 0);
+	}
+	KUNIT_EXPECT_EQ(c->test, c->sgt.nents, want->sgt.nents);
+}
+
+/*
+ * Pages 6 and 7 of the block: no operation under test maps them. Filling
+ * the IOVA space maps page 6 again and again.
+ */
+#define ABOVE_PAGE	6
+#define BELOW_PAGE	7
+#define FILL_PAGE	ABOVE_PAGE
+
+/*
+ * Every page of the IOVA space but the live mappings' can be had: the
+ * failed operation gave back every IOVA it took, wherever it failed. It
+ * takes them one page at a time: the allocator flushes its per-CPU caches
+ * before it gives up, so IOVAs freed into them count too.
+ */
+static void expect_iova_space_whole(struct dma_ctx *c)
+{
+	unsigned long pages = (c->domain->geometry.aperture_end -
+			       c->domain->geometry.aperture_start + 1) / PAGE_SIZE;
+	dma_addr_t fill[APERTURE_PAGES + 1];
+	unsigned int n, i;
+
+	KUNIT_ASSERT_LE(c->test, pages, APERTURE_PAGES);
+	flush_queue(c);
+	for (n = 0; n <= pages; n++) {
+		fill[n] = dma_map_page(c->dev, c->block + FILL_PAGE, 0,
+				       PAGE_SIZE, DMA_TO_DEVICE);
+		if (dma_mapping_error(c->dev, fill[n]))
+			break;
+	}
+	KUNIT_EXPECT_EQ_MSG(c->test, n, pages - c->live,
+			    "IOVA pages to be had after the failure: an IOVA did not go back to the allocator");
+	for (i = 0; i < n; i++)
+		dma_unmap_page(c->dev, fill[i], PAGE_SIZE, DMA_TO_DEVICE);
+	flush_queue(c);
+}
+
+/*
  * The operation failed as documented and left nothing behind: no page
- * mapped, no WARN, and (checked by the caller's next mapping) the IOVA back
- * in the allocator.
+ * mapped, the pages it allocated freed, the caller's list as it was. (Its
+ * IOVA: expect_next_map_works(), then expect_iova_space_whole().)
  */
 static void expect_unwound(struct dma_ctx *c, const struct dma_op *op, int ret,
 			   int sync_err)
@@ -747,65 +724,50 @@ static void expect_unwound(struct dma_ctx *c, const struct dma_op *op, int ret,
 			    c->live, "pages left mapped after a failed mapping");
 	if (op->allocates)
 		expect_pages_freed(c);
+	if (op->init)
+		expect_sgl_as_handed_in(c, op);
 }
 
-/* The next identical mapping works, is correct and reuses the IOVA. */
-static void expect_next_map_works(struct dma_ctx *c, const struct dma_op *op,
-				  dma_addr_t failed_iova)
+/*
+ * The next identical mapping works, is correct and gets the IOVA the
+ * operation got on this device before it failed.
+ */
+static void expect_next_map_works(struct dma_ctx *c, const struct dma_op *op)
 {
+	flush_queue(c);
 	fake_iommu_clear_faults(c->domain);
 	fake_iommu_reset_calls(c->domain);
 	KUNIT_ASSERT_EQ(c->test, op->map(c), 0);
 	op->check(c);
-	if (failed_iova)
-		KUNIT_EXPECT_EQ_MSG(c->test, last_sync_iova(c), failed_iova,
-				    "the failed mapping's IOVA did not go back to the allocator");
+	KUNIT_EXPECT_EQ_MSG(c->test, op->iova(c), c->ref,
+			    "the failed mapping's IOVA did not go back to the allocator");
 	op->unmap(c);
 	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), c->live);
+	flush_queue(c);
 }
-
-/* An unmap since the log was reset, with no IOTLB sync: a queued one. */
-static bool unmap_was_queued(struct dma_ctx *c)
-{
-	const struct fake_iommu_call *call;
-
-	if (!fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES))
-		return false;
-	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, call)
-		if (call->size)
-			return false;
-	return true;
-}
-
-/* Pages 6 and 7 of the block: no operation under test maps them. */
-#define ABOVE_PAGE	6
-#define BELOW_PAGE	7
 
 /*
  * Live mappings right above and right below the IOVA range the failing
  * operation will get. The allocator hands IOVAs out top down: @above
- * first, then on a strict domain the operation itself (mapped once,
- * successfully), then @below; undoing the operation gives its range back
- * to the allocator at once, and the failing call gets it, between the two.
- * On DMA_FQ the range would come back only when the flush queue's timer
- * fires, at a time no test controls: there the operation is not mapped
- * first, and the failing call lands right below both. An unwinding that
- * unmaps more than it mapped hits one of them.
+ * first, then the operation itself (mapped once, successfully, which gives
+ * its IOVA, c->ref), then @below; undoing the operation (and flushing a
+ * DMA_FQ domain's queue) gives its range back to the allocator at once,
+ * and the failing call gets it, between the two. An unwinding that unmaps
+ * more than it mapped hits one of them, or a page no one mapped (which the
+ * fake reports as misuse).
  */
 static void map_neighbours(struct dma_ctx *c, const struct dma_op *op)
 {
-	bool strict = c->domain->type == IOMMU_DOMAIN_DMA;
-
 	c->above = dma_map_page(c->dev, c->block + ABOVE_PAGE, 0, PAGE_SIZE,
 				DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(c->test, dma_mapping_error(c->dev, c->above));
-	if (strict)
-		KUNIT_ASSERT_EQ(c->test, op->map(c), 0);
+	KUNIT_ASSERT_EQ(c->test, op->map(c), 0);
+	c->ref = op->iova(c);
 	c->below = dma_map_page(c->dev, c->block + BELOW_PAGE, 0, PAGE_SIZE,
 				DMA_TO_DEVICE);
 	KUNIT_ASSERT_FALSE(c->test, dma_mapping_error(c->dev, c->below));
-	if (strict)
-		op->unmap(c);
+	op->unmap(c);
+	flush_queue(c);
 	c->live = 2;
 	fake_iommu_reset_calls(c->domain);
 }
@@ -824,26 +786,95 @@ static void unmap_neighbours(struct dma_ctx *c)
 	dma_unmap_page(c->dev, c->below, PAGE_SIZE, DMA_TO_DEVICE);
 	c->live = 0;
 	KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+	flush_queue(c);
+}
+
+/*
+ * How the operation under test fails: the @nth call of @op from now fails
+ * with @err, or, with @sweep, the allocation the sweep's run fails.
+ */
+struct fail_plan {
+	enum fake_iommu_op op;
+	unsigned int nth;
+	int err;
+	struct fake_iommu_sweep *sweep;
+	/* After the operation: how many calls of @op it made. */
+	unsigned int calls;
+};
+
+/*
+ * The operation failing as @f says, between its neighbours (map_neighbours()
+ * maps it once first, which gives c->ref) or, with @ref, on a device that
+ * has mapped nothing yet, whose first IOVA for the operation is @ref; then
+ * everything a failure must leave, and the next identical mapping working
+ * on the same IOVA. If nothing failed, the mapping must be right, on that
+ * IOVA, and go away whole. Return: true if the operation failed.
+ */
+static bool fail_once(struct dma_ctx *c, const struct dma_op *op,
+		      struct fail_plan *f, dma_addr_t ref)
+{
+	int ret;
+
+	if (ref)
+		c->ref = ref;
+	else
+		map_neighbours(c, op);
+	fake_iommu_page_log_reset();
+	if (f->sweep)
+		fake_iommu_sweep_arm(f->sweep);
+	else
+		fake_iommu_fail_nth(c->test, c->domain, f->op, f->nth, f->err);
+	ret = op->map(c);
+	if (f->sweep)
+		fake_iommu_sweep_disarm(f->sweep);
+	f->calls = fake_iommu_nr_calls(c->domain, f->op);
+	fake_iommu_clear_faults(c->domain);
+	if (!ret) {
+		op->check(c);
+		KUNIT_EXPECT_EQ(c->test, op->iova(c), c->ref);
+		op->unmap(c);
+		KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0),
+				c->live);
+		expect_iova_space_whole(c);
+	} else {
+		expect_unwound(c, op, ret, f->err);
+		if (!ref)
+			expect_neighbours(c);
+		expect_next_map_works(c, op);
+		expect_iova_space_whole(c);
+	}
+	if (!ref) {
+		expect_neighbours(c);
+		unmap_neighbours(c);
+	}
+	return ret;
+}
+
+/*
+ * The IOVA the operation gets on a device that has mapped nothing yet: the
+ * same on every such device, as each has an allocator of its own.
+ */
+static dma_addr_t first_iova(struct kunit *test, const struct dma_op *op,
+			     bool fq)
+{
+	struct dma_ctx *c = dma_setup(test, fq);
+	dma_addr_t iova;
+
+	KUNIT_ASSERT_EQ(test, op->map(c), 0);
+	iova = op->iova(c);
+	op->unmap(c);
+	return iova;
 }
 
 static void run_sync_fail(struct kunit *test, const struct dma_op *op)
 {
 	const struct dma_param *p = test->param_value;
 	struct dma_ctx *c = dma_setup(test, p->fq);
-	dma_addr_t failed_iova;
-	int ret;
+	struct fail_plan f = { .op = FAKE_IOMMU_SYNC_MAP, .nth = 1, .err = p->err };
 
-	map_neighbours(c, op);
-	fake_iommu_fail_next(test, c->domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
-	page_events_reset();
-	ret = op->map(c);
-	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, FAKE_IOMMU_SYNC_MAP), 1);
-	failed_iova = last_sync_iova(c);
-	expect_unwound(c, op, ret, p->err);
-	expect_neighbours(c);
-	expect_next_map_works(c, op, failed_iova);
-	expect_neighbours(c);
-	unmap_neighbours(c);
+	require_page_log(c, op);
+	KUNIT_EXPECT_TRUE(test, fail_once(c, op, &f, 0));
+	KUNIT_EXPECT_EQ(test, f.calls, 1);
 }
 
 static void iommu_dma_test_map_page(struct kunit *test)
@@ -940,6 +971,7 @@ struct multi_param {
 static const struct multi_param multi_params[] = {
 	{ "map_sg_DMA", &op_map_sg, false },
 	{ "map_sg_DMA_FQ", &op_map_sg, true },
+	{ "map_sg_offsets_DMA_FQ", &op_map_sg_offsets, true },
 	{ "map_sgtable_DMA", &op_map_sgtable, false },
 	{ "alloc_remap_DMA", &op_alloc_remap, false },
 	{ "alloc_remap_DMA_FQ", &op_alloc_remap, true },
@@ -951,14 +983,18 @@ KUNIT_ARRAY_PARAM_DESC(multi_params, multi_params, name);
 
 static const struct multi_param nth_params[] = {
 	{ "map_page_DMA", &op_map_page, false },
+	{ "map_single_cross_DMA_FQ", &op_map_single_cross, true },
 	{ "map_sg_DMA", &op_map_sg, false },
 	{ "map_sg_DMA_FQ", &op_map_sg, true },
+	{ "map_sg_offsets_DMA", &op_map_sg_offsets, false },
 	{ "map_sgtable_DMA_FQ", &op_map_sgtable, true },
 	{ "alloc_contiguous_DMA", &op_alloc_contiguous, false },
+	{ "alloc_contiguous_DMA_FQ", &op_alloc_contiguous, true },
 	{ "alloc_atomic_DMA", &op_alloc_atomic, false },
 	{ "alloc_remap_DMA", &op_alloc_remap, false },
 	{ "alloc_remap_DMA_FQ", &op_alloc_remap, true },
 	{ "alloc_noncontiguous_DMA", &op_alloc_noncontiguous, false },
+	{ "alloc_noncontiguous_DMA_FQ", &op_alloc_noncontiguous, true },
 	{ "map_resource_DMA_FQ", &op_map_resource, true },
 };
 
@@ -974,31 +1010,18 @@ static void iommu_dma_test_fail_each_call(struct kunit *test)
 
 	for (i = 0; i < ARRAY_SIZE(ops); i++) {
 		for (k = 1; k < 64; k++) {
-			/*
-			 * A new device each time: no IOVA of an earlier round
-			 * waits in a flush queue whose timer could free it
-			 * between this round's failure and its next mapping.
-			 */
+			/* A new device each time, whose IOVA space is known. */
 			struct dma_ctx *c = dma_setup(test, p->fq);
-			const struct fake_iommu_call *first;
-			int ret;
+			struct fail_plan f = { .op = ops[i], .nth = k, .err = -EIO };
 
-			fake_iommu_fail_nth(test, c->domain, ops[i], k, -EIO);
-			page_events_reset();
-			ret = p->op->map(c);
-			if (!ret) {
+			require_page_log(c, p->op);
+			if (!fail_once(c, p->op, &f, 0)) {
 				/* Fewer than k calls: nothing failed. */
-				KUNIT_EXPECT_LT(test, fake_iommu_nr_calls(c->domain, ops[i]), k);
-				p->op->unmap(c);
-				KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+				KUNIT_EXPECT_LT(test, f.calls, k);
 				break;
 			}
 			failed++;
-			KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(c->domain, ops[i]), k);
-			first = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, 0);
-			KUNIT_ASSERT_NOT_NULL(test, first);
-			expect_unwound(c, p->op, ret, -EIO);
-			expect_next_map_works(c, p->op, first->iova);
+			KUNIT_EXPECT_EQ(test, f.calls, k);
 		}
 		KUNIT_EXPECT_LT(test, k, 64);
 	}
@@ -1086,9 +1109,13 @@ static const struct multi_param iova_params[] = {
 	{ "map_sg_offsets", &op_map_sg_offsets },
 	{ "map_sgtable", &op_map_sgtable },
 	{ "alloc_contiguous", &op_alloc_contiguous },
+	{ "alloc_atomic", &op_alloc_atomic },
 	{ "alloc_remap", &op_alloc_remap },
 	{ "alloc_noncontiguous", &op_alloc_noncontiguous },
 	{ "map_resource", &op_map_resource },
+	{ "map_sg_DMA_FQ", &op_map_sg, true },
+	{ "alloc_remap_DMA_FQ", &op_alloc_remap, true },
+	{ "alloc_noncontiguous_DMA_FQ", &op_alloc_noncontiguous, true },
 };
 
 KUNIT_ARRAY_PARAM_DESC(iova_params, iova_params, name);
@@ -1099,23 +1126,25 @@ KUNIT_ARRAY_PARAM_DESC(iova_params, iova_params, name);
  * A domain whose aperture holds 16 pages, all taken by live mappings: the
  * operation finds no IOVA, reports its documented error (as for -ENOMEM),
  * maps nothing, leaves the live mappings alone; once they are gone the
- * same operation works, so the failure took no IOVA with it. On a strict
- * domain only: a DMA_FQ domain gives IOVAs back when its flush queue's
- * timer fires, at a time no test controls.
+ * same operation works, so the failure took no IOVA with it (on a DMA_FQ
+ * domain, once the flush queue is flushed).
  */
 static void iommu_dma_test_iova_exhausted(struct kunit *test)
 {
 	const struct multi_param *p = test->param_value;
 	struct fake_iommu_dev_opts opts = {
-		.def_domain_type = IOMMU_DOMAIN_DMA,
+		.def_domain_type = p->fq ? 0 : IOMMU_DOMAIN_DMA,
+		.deferred_flush = p->fq,
 		.aperture_start = SZ_1M,
 		.aperture_end = SZ_1M + TINY_APERTURE_PAGES * PAGE_SIZE - 1,
 	};
-	struct dma_ctx *c = dma_setup_dev(test, &opts, IOMMU_DOMAIN_DMA);
+	struct dma_ctx *c = dma_setup_dev(test, &opts, p->fq ? IOMMU_DOMAIN_DMA_FQ :
+							  IOMMU_DOMAIN_DMA);
 	dma_addr_t fill[TINY_APERTURE_PAGES + 1];
 	unsigned int n, i;
 	int ret;
 
+	require_page_log(c, p->op);
 	for (n = 0; n <= TINY_APERTURE_PAGES; n++) {
 		fill[n] = dma_map_page(c->dev, c->block + ABOVE_PAGE, 0,
 				       PAGE_SIZE, DMA_TO_DEVICE);
@@ -1128,7 +1157,7 @@ static void iommu_dma_test_iova_exhausted(struct kunit *test)
 			    "the aperture did not hold exactly its pages");
 	c->live = n;
 	fake_iommu_reset_calls(c->domain);
-	page_events_reset();
+	fake_iommu_page_log_reset();
 
 	ret = p->op->map(c);
 	KUNIT_EXPECT_EQ(test, ret, p->op->expected(-ENOMEM));
@@ -1142,10 +1171,12 @@ static void iommu_dma_test_iova_exhausted(struct kunit *test)
 	for (i = 0; i < n; i++)
 		dma_unmap_page(c->dev, fill[i], PAGE_SIZE, DMA_TO_DEVICE);
 	c->live = 0;
+	flush_queue(c);
 	KUNIT_ASSERT_EQ(test, p->op->map(c), 0);
 	p->op->check(c);
 	p->op->unmap(c);
 	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
+	expect_iova_space_whole(c);
 }
 
 #if IS_ENABLED(CONFIG_SWIOTLB)
@@ -1193,28 +1224,12 @@ static void check_single_bounced(struct dma_ctx *c)
 				  CROSS_LEN);
 }
 
-/* The list is the caller's, whatever happened to its DMA addresses. */
-static void expect_sgl_offsets_intact(struct dma_ctx *c)
-{
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(c->sgl); i++) {
-		KUNIT_EXPECT_PTR_EQ(c->test, sg_page(&c->sgl[i]),
-				    c->block + sg_offsets[i].page);
-		KUNIT_EXPECT_EQ(c->test, c->sgl[i].offset, sg_offsets[i].offset);
-		KUNIT_EXPECT_EQ(c->test, c->sgl[i].length, sg_offsets[i].length);
-	}
-}
-
 static int map_sg_bounce(struct dma_ctx *c)
 {
 	init_sgl_offsets(c);
 	c->nents = dma_map_sg(c->dev, c->sgl, ARRAY_SIZE(c->sgl),
 			      DMA_BIDIRECTIONAL);
-	if (c->nents)
-		return 0;
-	expect_sgl_offsets_intact(c);
-	return -EIO;
+	return c->nents ? 0 : -EIO;
 }
 
 static int map_sgtable_bounce(struct dma_ctx *c)
@@ -1222,12 +1237,7 @@ static int map_sgtable_bounce(struct dma_ctx *c)
 	int ret;
 
 	init_sgl_offsets(c);
-	c->sgt.sgl = c->sgl;
-	c->sgt.orig_nents = ARRAY_SIZE(c->sgl);
-	c->sgt.nents = 0;
 	ret = dma_map_sgtable(c->dev, &c->sgt, DMA_BIDIRECTIONAL, 0);
-	if (ret)
-		expect_sgl_offsets_intact(c);
 	c->nents = c->sgt.nents;
 	return ret;
 }
@@ -1271,6 +1281,7 @@ static const struct dma_op op_bounce_single = {
 	.expected = expect_enomem,
 	.check = check_single_bounced,
 	.unmap = unmap_single_cross,
+	.iova = handle_iova,
 };
 
 static const struct dma_op op_bounce_sg = {
@@ -1278,6 +1289,9 @@ static const struct dma_op op_bounce_sg = {
 	.expected = expect_zero_entries,
 	.check = check_sg_bounced,
 	.unmap = unmap_sg_bounce,
+	.iova = sg_iova,
+	.init = init_sgl_offsets,
+	.stale_dma_fields = true,
 };
 
 static const struct dma_op op_bounce_sgtable = {
@@ -1285,6 +1299,9 @@ static const struct dma_op op_bounce_sgtable = {
 	.expected = expect_eio,
 	.check = check_sg_bounced,
 	.unmap = unmap_sgtable_bounce,
+	.iova = sg_iova,
+	.init = init_sgl_offsets,
+	.stale_dma_fields = true,
 };
 
 struct bounce_param {
@@ -1315,7 +1332,11 @@ KUNIT_ARRAY_PARAM_DESC(bounce_params, bounce_params, name);
 static void iommu_dma_test_swiotlb(struct kunit *test)
 {
 	const struct bounce_param *p = test->param_value;
-	struct fake_iommu_dev_opts opts = { .untrusted_pci = true };
+	struct fake_iommu_dev_opts opts = {
+		.untrusted_pci = true,
+		.aperture_start = APERTURE_START,
+		.aperture_end = APERTURE_START + APERTURE_PAGES * PAGE_SIZE - 1,
+	};
 	/* The core gives an untrusted device a strict DMA domain. */
 	struct dma_ctx *c = dma_setup_dev(test, &opts, IOMMU_DOMAIN_DMA);
 	dma_addr_t failed[BOUNCE_MAX_IOVAS];
@@ -1345,13 +1366,15 @@ static void iommu_dma_test_swiotlb(struct kunit *test)
 			    c->live, "pages left mapped after a failed mapping");
 	expect_neighbours(c);
 	expect_block_intact(c);
+	if (p->op->init)
+		expect_sgl_as_handed_in(c, p->op);
 
 	/* The same mapping works, bounced, on the IOVAs the failure freed. */
 	fake_iommu_clear_faults(c->domain);
 	fake_iommu_reset_calls(c->domain);
 	KUNIT_ASSERT_EQ(test, p->op->map(c), 0);
 	KUNIT_EXPECT_GT_MSG(test, fake_iommu_swiotlb_used(c->dev), used,
-			    "swiotlb does not count its slots: boot with swiotlb=...,track_hiwater and CONFIG_DEBUG_FS");
+			    "swiotlb does not count the slots of a bounced mapping");
 	p->op->check(c);
 	for (i = 0; i < nr_failed; i++) {
 		found = false;
@@ -1363,6 +1386,7 @@ static void iommu_dma_test_swiotlb(struct kunit *test)
 	}
 	p->op->unmap(c);
 	KUNIT_EXPECT_EQ(test, fake_iommu_swiotlb_used(c->dev), used);
+	expect_iova_space_whole(c);
 	expect_neighbours(c);
 	unmap_neighbours(c);
 	expect_block_intact(c);
@@ -1378,74 +1402,44 @@ static void iommu_dma_test_swiotlb(struct kunit *test)
 }
 #endif
 
-#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 /*
  * Fail the n-th allocation of the operation, for n = 1, 2, ... until the
- * operation makes fewer than n allocations, as iommufd_fail_nth does. Any
- * failure must unwind: nothing mapped, the pages dma-iommu mapped freed,
- * the IOVA back in the allocator, no WARN, and the next mapping working.
- * A failure the operation absorbs (a fallback) must still map correctly.
+ * operation makes fewer than n allocations, as iommufd_fail_nth does, each
+ * run on a new device that has mapped nothing yet (so that the fake's
+ * tables and the IOVA allocator's nodes are allocated by the operation
+ * itself, and can fail), whose first IOVA for the operation a reference
+ * run on another such device gave. Wherever the failure lands, even
+ * before the first map_pages, the operation must unwind: nothing mapped,
+ * the pages it allocated freed, the caller's list as it was, every IOVA
+ * back in the allocator (the whole IOVA space can be had again; on DMA_FQ
+ * once the flush queue is flushed), no WARN, and the next mapping working
+ * on the same IOVA. A failure the operation
+ * absorbs (the IOVA allocator retries after flushing its caches, say) must
+ * still map correctly and give everything back.
  */
 static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
 {
 	const struct multi_param *p = test->param_value;
-	unsigned int n, past_end = 0, failures = 0;
+	dma_addr_t ref = first_iova(test, p->op, p->fq);
+	struct fake_iommu_sweep sweep;
 
-	fake_iommu_enable_fail_nth(test);
-	for (n = 1; n < 1000; n++) {
+	fake_iommu_for_each_fail_nth(test, &sweep, 1000) {
 		struct dma_ctx *c = dma_setup(test, p->fq);
-		const struct fake_iommu_call *first;
-		unsigned int left;
-		bool done;
-		int ret;
+		struct fail_plan f = {
+			.op = FAKE_IOMMU_MAP_PAGES, .err = -ENOMEM, .sweep = &sweep,
+		};
 
-		page_events_reset();
-		fake_iommu_arm_fail_nth(n);
-		ret = p->op->map(c);
-		left = fake_iommu_disarm_fail_nth();
-		done = fake_iommu_fail_nth_past_end(&past_end, left);
-
-		if (!ret) {
-			p->op->check(c);
-			p->op->unmap(c);
-			KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
-			if (done)
-				break;
-			continue;
-		}
-		KUNIT_EXPECT_EQ_MSG(test, left, 0,
-				    "allocation %u failed the operation without being injected", n);
-		failures++;
-		/*
-		 * The IOVA is known if the failure came after a map_pages,
-		 * and comes back at once unless dma-iommu's cleanup unmapped
-		 * it through the flush queue of a DMA_FQ domain (the remap
-		 * path when vmap fails): such an IOVA returns on the queue's
-		 * timer, like any lazy unmap.
-		 */
-		first = fake_iommu_get_call(c->domain, FAKE_IOMMU_MAP_PAGES, 0);
-		expect_unwound(c, p->op, ret, -ENOMEM);
-		expect_next_map_works(c, p->op,
-				      first && !unmap_was_queued(c) ? first->iova : 0);
+		require_page_log(c, p->op);
+		if (fail_once(c, p->op, &f, ref))
+			fake_iommu_sweep_failed(&sweep);
 	}
-	KUNIT_EXPECT_LT(test, n, 1000);
 	/*
-	 * Many failures are absorbed (the IOVA allocator retries after
-	 * flushing its caches), and each must still map correctly; but a
-	 * sweep where no failure reached the operation's error path tested
+	 * Many failures are absorbed, and each must still map correctly; but
+	 * a sweep where no failure reached the operation's error path tested
 	 * no unwinding at all.
 	 */
-	KUNIT_EXPECT_GT_MSG(test, failures, 0,
-			    "none of %u injected failures failed the operation", n - past_end);
-	kunit_info(test, "%u allocation sites, %u failed the operation and unwound",
-		   n - past_end, failures);
+	fake_iommu_sweep_end(&sweep, 1);
 }
-#else
-static void iommu_dma_test_fail_nth_alloc(struct kunit *test)
-{
-	kunit_skip(test, "needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
-}
-#endif
 
 static struct kunit_case iommu_dma_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_test_map_page, dma_params_gen_params),
@@ -1479,3 +1473,5 @@ kunit_test_suite(iommu_dma_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for dma-iommu unwinding on iotlb_sync_map failure");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

@@ -35,7 +35,8 @@
 #include <linux/sizes.h>
 #include <linux/string.h>
 
-#include "../fake-iommu.h"
+#include "../dma-iommu.h"
+#include "fake-iommu.h"
 
 #define NR_BLOCK_PAGES	8
 #define FILL		0xa5
@@ -195,56 +196,27 @@ static void expect_range_unlinked(struct link_ctx *c, unsigned int i)
 /*
  * The unmaps logged since the last reset cover [@iova, @iova + @size)
  * exactly: in order, each one within the range and unmapping all it was
- * asked for, nothing outside it.
+ * asked for, nothing outside it, and one IOTLB sync of the range.
  */
 static void expect_unmapped_exactly(struct link_ctx *c, dma_addr_t iova,
 				    size_t size)
 {
-	const struct fake_iommu_call *call;
-	dma_addr_t cur = iova;
-	unsigned int i = 0;
-
-	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_UNMAP_PAGES, call) {
-		KUNIT_EXPECT_EQ_MSG(c->test, call->iova, cur,
-				    "unmap #%u starts outside [%pad, +%#zx)",
-				    i, &iova, size);
-		KUNIT_EXPECT_EQ_MSG(c->test, call->done, call->size,
-				    "unmap #%u of IOVA %#lx found nothing to unmap",
-				    i, call->iova);
-		cur = call->iova + call->size;
-		i++;
-	}
-	KUNIT_EXPECT_EQ_MSG(c->test, cur, iova + size,
-			    "the unmaps did not cover [%pad, +%#zx) exactly",
-			    &iova, size);
-}
-
-/* An unmap since the last reset, with no IOTLB sync: a queued one. */
-static bool unmap_was_queued(struct link_ctx *c)
-{
-	const struct fake_iommu_call *call;
-
-	fake_iommu_for_each_call(c->domain, FAKE_IOMMU_IOTLB_SYNC, call)
-		if (call->size)
-			return false;
-	return fake_iommu_nr_calls(c->domain, FAKE_IOMMU_UNMAP_PAGES) != 0;
+	fake_iommu_expect_unmap_exactly(c->test, c->domain, iova, size);
 }
 
 /*
  * The IOVA range of c->state went back to the allocator whole: a new
  * allocation of the same size (the allocator's cache for that size hands
- * back the last one freed) gets it again. A DMA_FQ domain may instead queue
- * the IOVA behind the flush queue (dma_iova_destroy() did up to 7.2).
+ * back the last one freed) gets it again. On a DMA_FQ domain, once its
+ * flush queue is flushed (dma_iova_destroy() queued the IOVA up to 7.2).
  */
 static void expect_iova_reusable(struct link_ctx *c, phys_addr_t phys,
 				 size_t size)
 {
 	struct dma_iova_state again;
 
-	if (c->fq && unmap_was_queued(c)) {
-		kunit_info(c->test, "IOVA queued on the flush queue");
-		return;
-	}
+	if (c->fq)
+		iommu_dma_flush_fq(c->domain);
 	KUNIT_ASSERT_TRUE(c->test, dma_iova_try_alloc(c->dev, &again, phys, size));
 	KUNIT_EXPECT_EQ_MSG(c->test, again.addr, c->state.addr,
 			    "the IOVA range did not go back to the allocator whole");
@@ -1080,18 +1052,32 @@ static const struct link_fail_param dmabuf_link_fail_params[] = {
 
 KUNIT_ARRAY_PARAM_DESC(dmabuf_link_fail_params, dmabuf_link_fail_params, name);
 
-#ifdef CONFIG_FAULT_INJECTION
+/* The sweep's domain types. */
+struct domain_param {
+	const char *name;
+	bool fq;
+};
+
+static const struct domain_param domain_params[] = {
+	{ "DMA", false },
+	{ "DMA_FQ", true },
+};
+
+KUNIT_ARRAY_PARAM_DESC(domain_params, domain_params, name);
+
 /*
- * Fail each allocation of the call in turn (current->fail_nth): each
- * failure returns an error and leaves nothing mapped and the IOVA range
- * free; the sweep must make the call fail at least once.
+ * Fail each allocation of the call in turn (current->fail_nth), on DMA and
+ * DMA_FQ: each failure returns -ENOMEM and leaves nothing mapped and the
+ * IOVA range free, and so does each run the call absorbs once its mapping
+ * is freed; the sweep must make the call fail at least once.
  */
 static void iommu_dma_link_dmabuf_test_fail_nth(struct kunit *test)
 {
-	struct dmabuf_ctx *d = dmabuf_setup(test, false);
+	const struct domain_param *p = test->param_value;
+	struct dmabuf_ctx *d = dmabuf_setup(test, p->fq);
 	struct link_ctx *c = d->c;
+	struct fake_iommu_sweep sweep;
 	struct sg_table *sgt;
-	unsigned int n, past_end = 0, failures = 0;
 	dma_addr_t addr;
 
 	/* Where the IOVA range is when nothing fails. */
@@ -1100,52 +1086,33 @@ static void iommu_dma_link_dmabuf_test_fail_nth(struct kunit *test)
 	addr = sg_dma_address(sgt->sgl);
 	dmabuf_free(d, sgt);
 
-	fake_iommu_enable_fail_nth(test);
-	for (n = 1; n < 100; n++) {
-		unsigned int left;
-		bool done;
-
+	fake_iommu_for_each_fail_nth(test, &sweep, 100) {
 		fake_iommu_reset_calls(c->domain);
-		fake_iommu_arm_fail_nth(n);
+		fake_iommu_sweep_arm(&sweep);
 		sgt = dmabuf_map(d);
-		left = fake_iommu_disarm_fail_nth();
-		done = fake_iommu_fail_nth_past_end(&past_end, left);
+		fake_iommu_sweep_disarm(&sweep);
 
 		if (!IS_ERR(sgt)) {
 			/* Absorbed, or the fallback without the IOVA API. */
 			dmabuf_expect_mapped(d, sgt);
 			dmabuf_free(d, sgt);
-			KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
-			if (done)
-				break;
-			continue;
+		} else {
+			fake_iommu_sweep_failed(&sweep);
+			KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -ENOMEM);
 		}
-		failures++;
-		KUNIT_EXPECT_EQ_MSG(test, left, 0,
-				    "allocation %u failed the call without being injected", n);
-		KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -ENOMEM);
 		c->state.addr = addr;
 		expect_clean(c);
 		expect_iova_reusable(c, 0, d->size);
 	}
-	KUNIT_EXPECT_LT(test, n, 100);
-	KUNIT_EXPECT_GT_MSG(test, failures, 0, "no injected failure failed the call");
-	kunit_info(test, "%u allocation sites, %u failed the call and unwound",
-		   n - past_end, failures);
+	fake_iommu_sweep_end(&sweep, 1);
 }
-#else
-static void iommu_dma_link_dmabuf_test_fail_nth(struct kunit *test)
-{
-	kunit_skip(test, "needs CONFIG_FAULT_INJECTION");
-}
-#endif
 
 static struct kunit_case iommu_dma_link_dmabuf_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_dma_link_dmabuf_test_map, link_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_link_dmabuf_test_sync_fail, link_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_dma_link_dmabuf_test_link_fail,
 			 dmabuf_link_fail_params_gen_params),
-	KUNIT_CASE(iommu_dma_link_dmabuf_test_fail_nth),
+	KUNIT_CASE_PARAM(iommu_dma_link_dmabuf_test_fail_nth, domain_params_gen_params),
 	{}
 };
 
@@ -1163,3 +1130,5 @@ kunit_test_suites(&iommu_dma_link_test_suite, &iommu_dma_phys_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for dma-iommu's IOVA-link API and dma_map_phys() error paths");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

@@ -10,7 +10,7 @@
 #include <linux/iommu.h>
 #include <linux/sizes.h>
 
-#include "../fake-iommu.h"
+#include "fake-iommu.h"
 
 #define TEST_IOVA	0x100000UL
 #define TEST_PHYS	0x40000000UL
@@ -224,3 +224,4 @@ kunit_test_suite(iommu_fake_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the fake IOMMU driver");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");

@@ -14,7 +14,7 @@
 #include <linux/iommu.h>
 #include <linux/sizes.h>
 
-#include "../fake-iommu.h"
+#include "fake-iommu.h"
 
 #define TEST_IOVA	0x100000UL
 #define TEST_PHYS	0x40000000UL
@@ -252,3 +252,4 @@ kunit_test_suite(iommu_map_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for iommu_map() error unwinding");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");

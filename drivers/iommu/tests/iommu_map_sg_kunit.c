@@ -12,7 +12,7 @@
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 
-#include "../fake-iommu.h"
+#include "fake-iommu.h"
 
 #define TEST_IOVA	0x100000UL
 #define TEST_PHYS	0x40000000UL
@@ -137,3 +137,4 @@ kunit_test_suite(iommu_map_sg_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for iommu_map_sg() error unwinding");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");

@@ -20,7 +20,7 @@
 #include <asm/pci_dma.h>
 #include <asm/pci_insn.h>
 
-#include "../fake-iommu.h"
+#include "fake-iommu.h"
 #include "../s390-iommu.h"
 #include "iommu_sync_map_cases.h"
 
@@ -553,29 +553,47 @@ static void iommu_s390_test_map_sg_fails(struct kunit *test)
  * the next). The allocation of the second page table comes after the first
  * two pages were made valid: s390_iommu_validate_trans() must invalidate
  * them again, the first one included, since the core unmaps nothing of a
- * map_pages call that failed. Each failure: -ENOMEM, no valid entry in the
- * range, no RPCIT. At least two allocations must fail the map.
+ * map_pages call that failed, and nothing before them. Each failure:
+ * -ENOMEM, no valid entry in the range, no RPCIT. With a live mapping right
+ * below the range, the first page table is there before the map and only
+ * the second one's allocation can fail it, after the first two pages;
+ * without it, both can.
  */
-#ifdef CONFIG_FAULT_INJECTION
+struct s390_nth_param {
+	const char *name;
+	bool neighbour;
+	unsigned int min_failures;
+};
+
+static const struct s390_nth_param s390_nth_params[] = {
+	{ "first_table_new", false, 2 },
+	{ "neighbour_below", true, 1 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(s390_nth_params, s390_nth_params, name);
+
 static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 {
+	const struct s390_nth_param *p = test->param_value;
 	unsigned long iova = S390_TEST_IOVA + SZ_1M - 2 * SZ_4K;
 	phys_addr_t paddr = 64 * SZ_1M;
-	unsigned int n, past_end = 0, failures = 0;
+	struct fake_iommu_sweep sweep;
 	size_t off;
 
-	fake_iommu_enable_fail_nth(test);
-	for (n = 1; n < 100; n++) {
+	fake_iommu_for_each_fail_nth(test, &sweep, 100) {
 		struct s390_test_ctx *ctx = s390_test_setup(test, 1, 0);
-		unsigned int left;
-		bool done;
 		int ret;
 
-		fake_iommu_arm_fail_nth(n);
+		if (p->neighbour) {
+			KUNIT_ASSERT_EQ(test, iommu_map(ctx->domain, iova - SZ_4K,
+							S390_TEST_BELOW_PA, SZ_4K,
+							IOMMU_READ, GFP_KERNEL), 0);
+			ctx->nr_calls = 0;
+		}
+		fake_iommu_sweep_arm(&sweep);
 		ret = iommu_map(ctx->domain, iova, paddr, S390_TEST_SIZE,
 				IOMMU_READ | IOMMU_WRITE, GFP_KERNEL);
-		left = fake_iommu_disarm_fail_nth();
-		done = fake_iommu_fail_nth_past_end(&past_end, left);
+		fake_iommu_sweep_disarm(&sweep);
 
 		if (!ret) {
 			for (off = 0; off < S390_TEST_SIZE; off += SZ_4K)
@@ -583,29 +601,23 @@ static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
 						paddr + off);
 			KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, iova, S390_TEST_SIZE),
 					S390_TEST_SIZE);
-			if (done)
-				break;
-			continue;
+		} else {
+			fake_iommu_sweep_failed(&sweep);
+			KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
+			s390_test_expect_unmapped(test, ctx->domain, iova,
+						  S390_TEST_SIZE);
+			KUNIT_EXPECT_EQ_MSG(test, ctx->nr_calls, 0,
+					    "RPCIT after a failed map_pages");
 		}
-		failures++;
-		KUNIT_EXPECT_EQ_MSG(test, left, 0,
-				    "allocation %u failed the map without being injected", n);
-		KUNIT_EXPECT_EQ(test, ret, -ENOMEM);
-		s390_test_expect_unmapped(test, ctx->domain, iova, S390_TEST_SIZE);
-		KUNIT_EXPECT_EQ_MSG(test, ctx->nr_calls, 0, "RPCIT after a failed map_pages");
+		if (p->neighbour) {
+			KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(ctx->domain, iova - SZ_4K),
+					    S390_TEST_BELOW_PA, "the mapping below the range");
+			KUNIT_EXPECT_EQ(test, iommu_unmap(ctx->domain, iova - SZ_4K, SZ_4K),
+					SZ_4K);
+		}
 	}
-	KUNIT_EXPECT_LT(test, n, 100);
-	KUNIT_EXPECT_GE_MSG(test, failures, 2,
-			    "%u of %u injected failures failed the map", failures, n - past_end);
-	kunit_info(test, "%u allocation sites, %u failed the map and unwound",
-		   n - past_end, failures);
+	fake_iommu_sweep_end(&sweep, p->min_failures);
 }
-#else
-static void iommu_s390_test_map_pages_fail_nth(struct kunit *test)
-{
-	kunit_skip(test, "needs CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
-}
-#endif
 
 static struct kunit_case iommu_s390_test_cases[] = {
 	KUNIT_CASE_PARAM(iommu_s390_test_sync_map, s390_sync_cases_gen_params),
@@ -615,7 +627,7 @@ static struct kunit_case iommu_s390_test_cases[] = {
 	KUNIT_CASE(iommu_s390_test_attach_fails),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_fails, s390_fail_params_gen_params),
 	KUNIT_CASE_PARAM(iommu_s390_test_map_sg_fails, s390_fail_params_gen_params),
-	KUNIT_CASE(iommu_s390_test_map_pages_fail_nth),
+	KUNIT_CASE_PARAM(iommu_s390_test_map_pages_fail_nth, s390_nth_params_gen_params),
 	{}
 };
 
@@ -630,3 +642,5 @@ kunit_test_suite(iommu_s390_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the s390 IOMMU driver's iotlb_sync_map");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

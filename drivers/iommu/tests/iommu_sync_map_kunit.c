@@ -14,7 +14,7 @@
 #include <linux/rculist.h>
 #include <linux/sizes.h>
 
-#include "../fake-iommu.h"
+#include "fake-iommu.h"
 #include "iommu_sync_map_cases.h"
 
 #define TEST_IOVA	0x100000UL
@@ -252,3 +252,4 @@ kunit_test_suite(iommu_sync_map_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the iotlb_sync_map refresh logic shared with s390");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("IOMMU_FAKE");

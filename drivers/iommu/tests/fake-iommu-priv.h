@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Internals the fake IOMMU driver's files share (fake-iommu.c, the driver;
+ * fake-iommu-pt.c, its generic_pt backing; fake-iommu-pci.c, its untrusted
+ * PCI function; fake-iommu-test.c and fake-iommu-expect.c, what tests use).
+ * Tests use fake-iommu.h only.
+ */
+#ifndef __FAKE_IOMMU_PRIV_H
+#define __FAKE_IOMMU_PRIV_H
+
+#include <kunit/script.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/spinlock.h>
+#include <linux/xarray.h>
+#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
+#include <linux/generic_pt/iommu.h>
+#endif
+
+#include "fake-iommu.h"
+#include "fake-iommu-shadow.h"
+
+#define FAKE_IOMMU_LOG_SIZE	512
+
+struct fake_iommu_domain {
+	union {
+		struct iommu_domain domain;
+#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
+		/* With opts.generic_pt, generic_pt's table replaces ptes. */
+		struct pt_iommu_amdv1 amdv1;
+#endif
+	};
+	/* Attached fake devices; changes under the lock, walked under RCU. */
+	struct list_head devices;
+#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
+	/* With opts.generic_pt: its top-of-table lock, */
+	spinlock_t top_lock;
+	/* its table's ops, with map_range wrapped, and the ones wrapped, */
+	struct pt_iommu_ops pt_ops;
+	const struct pt_iommu_ops *pt_base_ops;
+	/* and the ranges it mapped, as a count of granules by first granule. */
+	struct xarray pt_ranges;
+#endif
+	/* Protects everything below, map_pages may run in atomic context. */
+	spinlock_t lock;
+	struct xarray ptes;
+	/* The tables map_pages allocated (fake_alloc_tables()). */
+	struct xarray tables;
+	/* The hypervisor model behind the fake RPCITs. */
+	struct fake_shadow shadow;
+	/* The test's fault script (faults are kept in its own lock). */
+	struct kunit_script faults;
+	unsigned int nr_calls[FAKE_IOMMU_NR_OPS];
+	unsigned int log_len;
+	/* Calls no real driver would accept, and the first of them. */
+	unsigned int misuse;
+	char misuse_msg[128];
+	struct fake_iommu_call log[FAKE_IOMMU_LOG_SIZE];
+};
+
+struct fake_iommu_dev {
+	/* &own_dev, or the fake PCI function's (opts.untrusted_pci) */
+	struct device *dev;
+	/* Its index in the fake's list of devices. */
+	u32 id;
+	struct fake_iommu_dev_opts opts;
+	u64 dma_mask;
+	/* The fake paging domain the device is attached to, if any. */
+	struct fake_iommu_domain *domain;
+	struct list_head domain_node;
+	/* The device, when it is on the fake IOMMU's own bus. */
+	struct device own_dev;
+	/* The fake PCI function's host bridge, with opts.untrusted_pci. */
+	struct fake_iommu_pci_host *pci_host;
+};
+
+/* The fake IOMMU, registered with the core for its own bus. */
+extern struct iommu_device fake_iommu_device;
+
+struct fake_iommu_domain *to_fake_domain(struct iommu_domain *domain);
+bool fake_iommu_is_dev(const void *obj);
+void fake_iommu_iotlb_sync(struct iommu_domain *domain,
+			   struct iommu_iotlb_gather *gather);
+int fake_iommu_iotlb_sync_map(struct iommu_domain *domain, unsigned long iova,
+			      size_t size);
+void fake_iommu_flush_iotlb_all(struct iommu_domain *domain);
+int fake_iommu_attach_dev(struct iommu_domain *domain, struct device *dev,
+			  struct iommu_domain *old);
+void fake_iommu_domain_free(struct iommu_domain *domain);
+unsigned int fake_iommu_pop_misuse(struct fake_iommu_domain *fd, char *msg,
+				   size_t len);
+unsigned long fake_iommu_first_mapped(struct fake_iommu_domain *fd);
+
+/*
+ * What the test layer (fake-iommu-test.c) does when a fake domain is freed:
+ * report the misuse and the pages left mapped to the test running then.
+ * The driver calls it through this pointer, so that it never depends on the
+ * test layer.
+ */
+extern void (*fake_iommu_domain_free_hook)(struct iommu_domain *domain);
+
+/* generic_pt backing (fake-iommu-pt.c), with IOMMU_PT_AMDV1 built in */
+#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
+int fake_iommu_pt_init(struct fake_iommu_domain *fd);
+bool fake_iommu_is_pt(struct iommu_domain *domain);
+size_t fake_iommu_pt_mapped(struct iommu_domain *domain, bool unmap);
+void fake_iommu_pt_deinit(struct fake_iommu_domain *fd);
+#else
+static inline int fake_iommu_pt_init(struct fake_iommu_domain *fd)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline bool fake_iommu_is_pt(struct iommu_domain *domain)
+{
+	return false;
+}
+
+static inline size_t fake_iommu_pt_mapped(struct iommu_domain *domain,
+					  bool unmap)
+{
+	return 0;
+}
+
+static inline void fake_iommu_pt_deinit(struct fake_iommu_domain *fd)
+{
+}
+#endif
+
+/* The untrusted PCI function (fake-iommu-pci.c), on x86 with PCI */
+#if IS_ENABLED(CONFIG_PCI) && defined(CONFIG_X86)
+int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev);
+void fake_iommu_pci_host_remove(struct fake_iommu_pci_host *host);
+#else
+static inline int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline void fake_iommu_pci_host_remove(struct fake_iommu_pci_host *host)
+{
+}
+#endif
+
+#endif /* __FAKE_IOMMU_PRIV_H */
