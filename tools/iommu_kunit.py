@@ -168,6 +168,8 @@ MAINLINE_SERIES = '7.3'
 OVERLAY_DIRS = ('arch', 'drivers', 'include', 'lib')
 PATCHES_DIR = 'drivers/iommu/patches'
 SERIES_MAP = 'tools/series.map'
+# tools/series.map's lines that describe a series, not a patch.
+SERIES_KEYWORDS = ('series', 'subject', 'depends', 'to', 'cc')
 
 
 class Error(Exception):
@@ -525,6 +527,8 @@ def read_series_map(top):
 	rows = []
 	for i, line in enumerate(lines, 1):
 		if line.startswith('#') or not line.split():
+			continue
+		if line.split()[0] in SERIES_KEYWORDS:
 			continue
 		number, *files = line.split()
 		if not number.isdigit():
