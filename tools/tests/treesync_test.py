@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Unit tests for tools/treesync.py: after each way a developer changes
+# Unit tests for tools/iommu_kunit/treesync.py: after each way a developer changes
 # their tree (an edit, an added, deleted or renamed file or directory, a
 # git checkout of another branch, a commit, a stash), the next sync leaves
 # the work copy equal to the tree, minus what is excluded, plus the
@@ -10,7 +10,7 @@
 #
 #   python3 tools/tests/treesync_test.py [-v]
 
-"""Unit tests for tools/treesync.py."""
+"""Unit tests for tools/iommu_kunit/treesync.py."""
 
 import os
 import shutil
@@ -20,7 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import treesync  # noqa: E402 pylint: disable=wrong-import-position
+from iommu_kunit import treesync  # noqa: E402 pylint: disable=wrong-import-position
 
 # The overlay's files: the work copy has its own, the tree may or may not.
 OVERLAY = ('drivers/iommu/fake.c', 'drivers/iommu/Kconfig', 'drivers/new/only.c')
