@@ -29,9 +29,8 @@ import traceback
 from typing import Callable, Dict, List, NamedTuple, NoReturn, Optional, Sequence, Tuple
 
 from . import table
-from .common import (EXIT_FAIL, EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Context,
-		     RunnerError, UsageError, error, log, note)
-from .kunit_run import KunitArgs
+from .common import (EXIT_FAIL, EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Context, KunitArgs,
+		     RunnerError, UsageError, error, note)
 
 # make's variables: the option each one is, and what it means.
 VARIABLES: Dict[str, Tuple[str, str]] = {

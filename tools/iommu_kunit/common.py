@@ -6,7 +6,7 @@ carry them, logging, the checkout's paths, and how subprocesses are run
 import os
 import subprocess
 import sys
-from typing import Any, Dict, IO, Mapping, Optional, Sequence
+from typing import Any, Dict, IO, Mapping, NamedTuple, Optional, Sequence
 
 # The runner's exit codes (RUNNER-NOTES.md, "Exit codes").
 EXIT_PASS = 0
@@ -19,6 +19,16 @@ EXIT_INFRA = 3
 
 # The repository: the overlay, kunitconfig/, tools/.
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class KunitArgs(NamedTuple):
+	"""kunit.py's options the user passes through (KUNIT_ARGS=, or the
+	same options on the runner's command line)."""
+	kconfig_add: Sequence[str] = ()
+	kernel_args: Sequence[str] = ()
+	timeout: Optional[int] = None
+	raw_output: Optional[str] = None
+	jobs: Optional[int] = None
 
 
 class RunnerError(Exception):

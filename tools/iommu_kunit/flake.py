@@ -23,6 +23,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 	first: List[str] = []
 	items: List[results.Case] = []
 	rc = EXIT_PASS
+	os.makedirs(tree.work, exist_ok=True)
 	for i in range(1, opts.n + 1):
 		logfile = os.path.join(tree.work, f'flake-{i}.log')
 		with open(logfile, 'w') as out:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import sys
-import xml.etree.ElementTree as ET
 from typing import List, Optional, Tuple
 
 from .common import log, write_text
@@ -131,6 +130,7 @@ def add_json(path: str, passed: bool) -> None:
 
 def add_junit(path: str, passed: bool, message: str) -> None:
 	"""Add the iommu_kmemleak suite to a JUnit XML report (kunit.py's or ours)."""
+	import xml.etree.ElementTree as ET
 	tree = ET.parse(path)
 	root = tree.getroot()
 	suite = ET.SubElement(root, 'testsuite', name=SUITE, tests='1',

@@ -23,18 +23,8 @@ import time
 from typing import IO, Iterator, List, NamedTuple, Optional, Sequence
 
 from . import kmemleak, ktap, qemu, results, table
-from .common import Context, UsageError, log, read_text, write_text
+from .common import Context, KunitArgs, UsageError, log, read_text, write_text
 from .sources import Tree
-
-
-class KunitArgs(NamedTuple):
-	"""kunit.py's options the user passes through (KUNIT_ARGS=, or the
-	same options on the runner's command line)."""
-	kconfig_add: Sequence[str] = ()
-	kernel_args: Sequence[str] = ()
-	timeout: Optional[int] = None
-	raw_output: Optional[str] = None
-	jobs: Optional[int] = None
 
 
 class LegResult(NamedTuple):

@@ -80,6 +80,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 				name = os.path.basename(m)[:-len('.patch')]
 				total += 1
 				t0 = time.monotonic()
+				os.makedirs(side.work, exist_ok=True)
 				logfile = os.path.join(side.work, f'mutant-{name}.log')
 				status, verdict, cases, fails = 'FAIL', '', 0, 0
 				try:

@@ -24,17 +24,19 @@ rsync --link-dest (hard links), again only when the unpacked kernel
 changed (then the work copy's build directories go too: make would not
 see that sources older than its objects changed)."""
 
-import concurrent.futures
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import table, treesync
 from .common import Context, InfraError, RunnerError, UsageError, log, read_text, write_text
 from .sources import Tree
+
+if TYPE_CHECKING:
+	import concurrent.futures
 
 
 class Inputs(NamedTuple):
@@ -291,7 +293,8 @@ def sync_debian_tree(ctx: Context, tree: Tree, manifest: str) -> None:
 		write_text(synced, tree_id(tree))
 		return
 	if was:
-		log(f'the kernel changed ({was.split()[1:]} -> {tree.kver} {tree.pkgver}): '
+		log(f"the kernel changed ({' '.join(was.split()[1:])} -> {tree.kver} "
+		    f'{tree.pkgver}): '
 		    'this work copy\'s build directories go, the next build is a full one')
 		for n in os.listdir(tree.work):
 			if n.startswith('build-'):
@@ -336,6 +339,7 @@ class WorkCopy:
 		manifest = os.path.join(t.work, 'manifest')
 		if not t.kdir or not os.path.isdir(t.wsrc) or not read_lines(manifest):
 			return
+		import concurrent.futures
 		self.pool = concurrent.futures.ThreadPoolExecutor(1)
 		self.pending = self.pool.submit(kdir_sync, self.ctx, t, manifest, self.link_dest)
 

@@ -47,11 +47,11 @@ def candidate_patches(spec: str) -> List[str]:
 
 
 def main(ctx: Context, opts: 'Opts') -> int:
-	patches = candidate_patches(opts.patches)
 	if table.PATCHES_CHECK in opts.legs:
 		raise UsageError(f'LEGS={" ".join(opts.legs)} names no leg for make presubmit '
 				 f'to run' if opts.legs == (table.PATCHES_CHECK,) else
 				 'patches-check is not a leg make presubmit runs')
+	patches = candidate_patches(opts.patches)
 	kernel, kdir = tree_choice(opts, table.MAINLINE_SERIES)
 	legs = table.legs_for_patches(patches, opts.legs)
 	check_suite(ctx.top, legs, series_of(kernel, kdir), opts.suite)
@@ -67,6 +67,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 			overlay.WorkCopy(ctx, side, link_dest).prepare(patches)
 		except overlay.PatchError as e:
 			raise UsageError(str(e)) from e
+		os.makedirs(side.work, exist_ok=True)
 		logfile = os.path.join(side.work, f'presubmit-{leg}.log')
 		with open(logfile, 'w') as out:
 			res = run_leg(ctx, side, leg, opts.suite, opts.kunit, out=out)

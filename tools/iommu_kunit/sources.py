@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from . import locks, table
@@ -26,6 +25,8 @@ from .common import (Context, InfraError, UsageError, log, newer, read_text,
 		     write_text)
 
 DPKG_STATUS = '/var/lib/dpkg/status'
+# Where Debian's linux-source-<ver> packages put their tarball.
+USR_SRC = '/usr/src'
 
 
 # ---------------------------------------------------------------- packages
@@ -210,6 +211,7 @@ def unpack_tarball(ctx: Context, tarball: str, src: str, pkgver: str, pkg: str) 
 	src.unpacked: in a temporary directory next to src, renamed into
 	place only once it holds a whole tree, so an interrupted unpack
 	leaves no tree and no stamp behind."""
+	import tempfile
 	os.makedirs(os.path.dirname(src), exist_ok=True)
 	if os.path.lexists(src + '.unpacked'):
 		os.unlink(src + '.unpacked')
@@ -274,7 +276,7 @@ def unpack_installed_source(ctx: Context, kernel: str, src: str, refresh: bool =
 	ensure_packages installs: unpacked again when the package changed
 	(refresh: apt-get upgrades it first, as root). Its version."""
 	pkg = f'linux-source-{kernel}'
-	tarball = f'/usr/src/{pkg}.tar.xz'
+	tarball = os.path.join(USR_SRC, f'{pkg}.tar.xz')
 	if refresh:
 		if os.getuid() != 0:
 			raise InfraError(f'REFRESH=1 upgrades {pkg} with apt-get: run it as root')
@@ -423,6 +425,7 @@ def download_and_unpack(ctx: Context, kernel: str, src: str, refresh: bool) -> N
 		if have == pkgver:
 			log(f'{pkg} {have} is what Debian {suite} has: up to date')
 			return
+		import tempfile
 		tmp = tempfile.mkdtemp(prefix=f'fetch-{kernel}.', dir=d)
 		try:
 			fetch_into(ctx, pkg, pkgver, mirror, tmp, src, have)

@@ -227,7 +227,10 @@ class VerdictTest(TmpTestCase):
 	def test_usage_before_anything(self) -> None:
 		"""A bad argument: exit 2 and the verdict, no command run."""
 		called: List[Any] = []
-		with mock.patch.object(cli, 'dispatch', lambda c, o: called.append(o) or 0):
+		def dispatch(c: Any, o: Any) -> int:
+			called.append(o)
+			return 0
+		with mock.patch.object(cli, 'dispatch', dispatch):
 			out, err = io.StringIO(), io.StringIO()
 			with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
 				code = cli.main(['run', 'ARCH=arm64'], clean_env())

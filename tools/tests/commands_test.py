@@ -23,7 +23,7 @@ from unittest import mock
 
 from helpers import TmpTestCase, kunit_json, make_checkout, make_kernel_tree, patch_text, read, write
 from iommu_kunit import (buildcheck, cli, commands, flake, mutate, overlay, presubmit,
-			 results, selftest, sources)
+			 selftest, sources)
 from iommu_kunit.common import InfraError, TestFailure, UsageError
 from iommu_kunit.kunit_run import LegResult
 
@@ -356,13 +356,14 @@ class PresubmitTest(CommandTestCase):
 		empty = self.path('empty')
 		os.makedirs(empty)
 		notpatch = write(self.path('notes.patch'), 'just words\n')
-		for argv, fragment in (
+		cases: List[Tuple[List[str], str]] = [
 			([], 'PATCHES= names no patch'),
 			([f'PATCHES={self.path("nope")}'], 'does not exist'),
 			([f'PATCHES={empty}'], 'holds no *.patch file'),
 			([f'PATCHES={notpatch}'], 'is not a patch (no +++ line)'),
 			([f'PATCHES={notpatch}', 'LEGS=patches-check'], 'names no leg for make presubmit'),
-		):
+		]
+		for argv, fragment in cases:
 			with self.subTest(argv=argv):
 				with self.assertRaises(UsageError) as cm:
 					self.run_presubmit(*argv)

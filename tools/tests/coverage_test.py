@@ -182,7 +182,7 @@ class GcdaTest(unittest.TestCase):
                           '/b/lib/x.gcda': b'\x04'})
 
     def test_prefix(self):
-        self.assertEqual(list(coverage.unpack_gcda(self.DUMP, '/b/drivers')),
+        self.assertEqual(list(coverage.unpack_gcda(self.DUMP, '/b/drivers') or {}),
                          ['/b/drivers/iommu/iommu.gcda'])
 
     def test_incomplete(self):

@@ -191,8 +191,8 @@ class FakeContext(common.Context):
 		self.calls: List[List[str]] = []
 		self.handler = handler
 
-	def run(self, cmd: Sequence[str], cwd: Optional[str] = None, **kw: Any
-		) -> 'subprocess.CompletedProcess[str]':
+	def run(self, cmd: Sequence[str], cwd: Optional[str] = None,  # type: ignore[override]
+		**kw: Any) -> 'subprocess.CompletedProcess[str]':
 		self.calls.append(list(cmd))
 		kw['cwd'] = cwd
 		if self.handler is not None:

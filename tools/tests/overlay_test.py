@@ -12,7 +12,9 @@
 
 """Unit tests for tools/iommu_kunit/overlay.py."""
 
+import contextlib
 import difflib
+import io
 import os
 import subprocess
 import unittest
@@ -396,7 +398,9 @@ class DebianTreeSyncTest(TmpTestCase):
 		c = self.ctx()
 		overlay.sync_debian_tree(c, self.tree, self.manifest)
 		newer = self.tree._replace(kver='6.12.118', pkgver='2')
-		overlay.sync_debian_tree(c, newer, self.manifest)
+		with contextlib.redirect_stdout(io.StringIO()) as out:
+			overlay.sync_debian_tree(c, newer, self.manifest)
+		self.assertIn('the kernel changed (6.12.117 1 -> 6.12.118 2)', out.getvalue())
 		self.assertEqual(len(c.ran('rsync')), 2)
 		self.assertFalse(os.path.exists(os.path.join(self.tree.work, 'build-um')))
 

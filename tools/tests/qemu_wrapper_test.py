@@ -78,7 +78,7 @@ class QemuWrapperTest(unittest.TestCase):
 		tools = os.path.join(self.tmp, 'tools')
 		os.makedirs(tools)
 		for tool in ('bash', 'dirname'):
-			os.symlink(shutil.which(tool), os.path.join(tools, tool))
+			os.symlink(shutil.which(tool) or tool, os.path.join(tools, tool))
 		r = self.run_wrapper(os.pathsep.join([QEMU_WRAPPER_DIR, tools]), 'tcg')
 		self.assertEqual(r.returncode, 127, r.stdout + r.stderr)
 		self.assertEqual(r.stdout, '')

@@ -12,10 +12,8 @@
 
 """Unit tests for tools/iommu_kunit/ktap.py and results.py."""
 
-import contextlib
 import io
 import json
-import os
 import unittest
 import xml.etree.ElementTree as ET
 

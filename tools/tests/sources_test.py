@@ -192,9 +192,9 @@ class FetchTest(TmpTestCase):
 		if cmd[:2] == ['dpkg-deb', '-f']:
 			return done(cmd, 0, self.candidate + '\n')
 		if cmd[:2] == ['dpkg-deb', '-x']:
-			kernel_tarball(os.path.join(cmd[3], 'usr', 'src', 'linux-source-7.3.tar.xz')
-				       if os.makedirs(os.path.join(cmd[3], 'usr', 'src'), exist_ok=True)
-				       is None else '', self.version)
+			os.makedirs(os.path.join(cmd[3], 'usr', 'src'), exist_ok=True)
+			kernel_tarball(os.path.join(cmd[3], 'usr', 'src', 'linux-source-7.3.tar.xz'),
+				       self.version)
 			return done(cmd)
 		if cmd[0] == 'tar':
 			r = subprocess.run(cmd, capture_output=True, text=True)

@@ -149,9 +149,10 @@ class TestMatrixTest(unittest.TestCase):
 				 ['7.3 um patches-check', '6.12 um'])
 
 	def test_bad_input(self):
-		for kw, fragment in (({'legs': ['arm64']}, "unknown leg 'arm64' in LEGS="),
-				     ({'kernels': ['5.4']}, "unknown kernel '5.4' in KERNELS="),
-				     ({'scope': 'nightly'}, 'unknown SCOPE=nightly')):
+		cases: list = [({'legs': ['arm64']}, "unknown leg 'arm64' in LEGS="),
+			       ({'kernels': ['5.4']}, "unknown kernel '5.4' in KERNELS="),
+			       ({'scope': 'nightly'}, 'unknown SCOPE=nightly')]
+		for kw, fragment in cases:
 			with self.subTest(kw=kw):
 				with self.assertRaises(UsageError) as cm:
 					iommu_kunit.test_matrix(**kw)
