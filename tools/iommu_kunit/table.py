@@ -21,12 +21,16 @@ COMMON_PACKAGES: Tuple[str, ...] = (
 	'rsync', 'patch', 'xz-utils', 'ccache', 'git')
 
 # Package sets that are not a leg's, on top of COMMON_PACKAGES: make
-# coverage's (its leg's come on top, from that leg), and make selftest's
-# (the type checker and the shell linter it runs).
+# coverage's (its leg's come on top, from that leg).
 EXTRA_PACKAGES: Dict[str, Tuple[str, ...]] = {
 	'coverage': ('lcov',),
-	'selftest': ('python3-mypy', 'shellcheck'),
 }
+
+# What make selftest needs, and no more (it runs first, on a machine that
+# may have nothing yet): what its tests run (make, git, rsync, patch, tar
+# with xz), the type checker and the shell linter.
+SELFTEST_PACKAGES: Tuple[str, ...] = (
+	'make', 'python3', 'git', 'rsync', 'patch', 'xz-utils', 'python3-mypy', 'shellcheck')
 
 
 class Leg(NamedTuple):
@@ -198,6 +202,8 @@ def packages(name: str, kernel: Optional[str] = None) -> List[str]:
 	"""The Debian packages leg (or EXTRA_PACKAGES set) name needs, with
 	Debian's kernel kernel (None: the user's KDIR): linux-source-<kernel>
 	too when it comes from the machine's own apt sources."""
+	if name == 'selftest':
+		return list(SELFTEST_PACKAGES)
 	if name in EXTRA_PACKAGES:
 		pkgs = COMMON_PACKAGES + EXTRA_PACKAGES[name]
 	else:

@@ -311,6 +311,38 @@ class RunnerScriptTest(TmpTestCase):
 				 sorted(['help'] + list(cli.COMMANDS)))
 
 
+class CiRunTest(TmpTestCase):
+	""".ci/run: every stage runs whatever the others gave; the total
+	line, then one verdict line; the first failing stage's code."""
+
+	def ci(self, codes: Dict[str, int]) -> 'subprocess.CompletedProcess[str]':
+		cases = ''.join(f'\t{name}) exit {rc} ;;\n' for name, rc in codes.items())
+		fake = write(self.path('python'), '#!/bin/sh\n'
+			     'echo "ran: $2"\n'
+			     '[ "$2" != total ] || echo "total: 5 passed, 0 failed, 0 skipped"\n'
+			     f'case "$2" in\n{cases}esac\nexit 0\n')
+		os.chmod(fake, 0o755)
+		return subprocess.run(['bash', os.path.join(REPO, '.ci', 'run')], capture_output=True,
+				      text=True, timeout=30, env=clean_env(IOMMU_KUNIT_PYTHON=fake))
+
+	def test_all_pass(self) -> None:
+		r = self.ci({})
+		self.assertEqual(r.returncode, 0, r.stderr)
+		lines = r.stdout.splitlines()
+		self.assertEqual([line[5:] for line in lines if line.startswith('ran: ')],
+				 ['selftest', 'test', 'flake', 'mutate'])
+		self.assertEqual(lines[-2], 'total: 5 passed, 0 failed, 0 skipped')
+		self.assertRegex(lines[-1], r'^\[ci\] verdict: PASS \(selftest PASS, test PASS, '
+				 r'flake PASS, mutate PASS\) in [0-9]+ s$')
+
+	def test_every_stage_runs(self) -> None:
+		r = self.ci({'selftest': 1, 'flake': 3})
+		self.assertEqual(r.returncode, 1)
+		self.assertIn('ran: mutate', r.stdout)
+		self.assertRegex(r.stdout.splitlines()[-1], r'^\[ci\] verdict: FAIL \(selftest '
+				 r'FAIL\(exit 1\), test PASS, flake FAIL\(exit 3\), mutate PASS\)')
+
+
 class KdirBeforeSetupTest(TmpTestCase):
 	"""KDIR= is checked before anything else runs (usage errors)."""
 
