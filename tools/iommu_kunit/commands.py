@@ -64,7 +64,9 @@ def ensure_leg_packages(ctx: Context, leg: str, kernel: Optional[str]) -> None:
 
 def find(ctx: Context, kernel: Optional[str], kdir: Optional[str],
 	 refresh: bool = False) -> Tree:
+	"""The pristine tree; says which kernel it is (every run does)."""
 	tree = sources.find_source(ctx, kernel, kdir, refresh)
+	log(sources.describe(tree))
 	return tree
 
 
@@ -91,7 +93,7 @@ def prepare_main(ctx: Context, kernel: Optional[str], kdir: Optional[str],
 	ensure_leg_packages(ctx, leg, kernel)
 	tree = find(ctx, kernel, kdir)
 	prepare(ctx, tree)
-	log(f'{sources.describe(tree)}, work copy {tree.wsrc}')
+	log(f'work copy {tree.wsrc}')
 	return tree
 
 
@@ -130,8 +132,7 @@ def main_fetch(ctx: Context, opts: 'Opts') -> int:
 	kernel = opts.kernel or table.DEFAULT_KERNEL
 	if table.kernel_source(kernel) == 'system':
 		sources.ensure_packages(ctx, f'fetch-{kernel}', [f'linux-source-{kernel}', 'xz-utils'])
-	tree = find(ctx, kernel, None, opts.refresh)
-	log(f'{sources.describe(tree)}')
+	find(ctx, kernel, None, opts.refresh)
 	return EXIT_PASS
 
 

@@ -420,14 +420,70 @@ class FlakeTest(CommandTestCase):
 
 class SmallCommandsTest(CommandTestCase):
 
+	def test_coverage_arch(self) -> None:
+		from iommu_kunit import coverage_cmd
+		with self.assertRaisesRegex(UsageError, 'make coverage runs on ARCH=um or '
+					    'ARCH=x86_64'):
+			self.run_cmd(coverage_cmd, 'coverage', 'ARCH=s390')
+		self.assertEqual(self.c.calls, [])
+
+	def test_objdump_count(self) -> None:
+		from iommu_kunit import objdump
+		text = ('0000000000000120 <s390_iommu_iotlb_sync_map>:\n'
+			' 120:\tstmg\t%r6,%r15,48(%r15)\n'
+			' 126:\tbrasl\t%r14,0 <zpci_refresh_trans>\n'
+			'\t\t\t128: R_390_PLT32DBL\tzpci_refresh_trans+0x2\n'
+			' 12c:\tjg\t0 <__s390_indirect_jump_r14>\n'
+			' 132:\tbasr\t%r14,%r1\n'
+			' 134:\tnopr\t%r7\n'
+			'\n0000000000000200 <other>:\n 200:\tbr\t%r14\n')
+		lines = objdump.function_lines(text, 's390_iommu_iotlb_sync_map')
+		self.assertEqual(len(lines), 6)
+		self.assertEqual(objdump.count(lines), (4, 1))
+
+	def test_bench_helpers(self) -> None:
+		from iommu_kunit import bench
+		self.assertEqual(bench.median([5, 1, 3, 2]), 2)
+		self.assertEqual(bench.fmt_ms(5640), '5.640s')
+		self.assertEqual(bench.ratio(564, 885), '0.64')
+		self.c.env['IOMMU_KUNIT_BENCH_N'] = '0'
+		with self.assertRaisesRegex(UsageError, 'IOMMU_KUNIT_BENCH_N=0'):
+			bench.main(self.c, self.opts('bench'))
+		with self.assertRaisesRegex(UsageError, 'make bench measures a KDIR tree of its own'):
+			bench.main(self.c, self.opts('bench', 'KDIR=/src'))
+
+	def test_bench_edit_and_restore(self) -> None:
+		"""An edit is a new file renamed over the old (never through a
+		hard link); the original comes back."""
+		from iommu_kunit import bench
+		f = write(self.path('tree', 'a.c'), 'int a;\n')
+		linked = self.path('tree', 'link.c')
+		os.link(f, linked)
+		b = bench.Bench(self.c, '6.12', io.StringIO())
+		b.edit(f, 'x')
+		b.edit(f, 'y')
+		self.assertEqual(read(f), 'int a;\nstatic const char bench_edit_y[] __maybe_unused = "x";\n')
+		self.assertEqual(read(linked), 'int a;\n')
+		b.edit(f, 'new')
+		self.assertRegex(read(f), r'bench_edit_[0-9]+\[\]')
+		b.restore()
+		self.assertEqual(read(f), 'int a;\n')
+		self.assertEqual(os.listdir(os.path.join(self.cache, 'bench', 'orig')), [])
+
 	def test_buildcheck_stub(self) -> None:
 		rc, out, _ = self.run_cmd(buildcheck, 'buildcheck')
 		self.assertEqual((rc, out), (2, 'make buildcheck: not implemented yet\n'))
 
 	def test_fetch_prints_the_version(self) -> None:
 		t = fake_tree(self.tmp)._replace(pkgver='7.3~rc7-1~exp1', src='/c/linux-source-7.3')
-		rc, out, _ = self.run_cmd(commands, 'fetch', 'KERNEL=7.3', 'REFRESH=1',
-					  find=lambda c, k, d, refresh=False: t if refresh else None)
+		asked = []
+
+		def find_source(c: Any, k: Any, d: Any, refresh: bool = False) -> sources.Tree:
+			asked.append(refresh)
+			return t
+		with mock.patch.object(sources, 'find_source', find_source):
+			rc, out, _ = self.run_cmd(commands, 'fetch', 'KERNEL=7.3', 'REFRESH=1')
+		self.assertEqual(asked, [True])
 		self.assertEqual(rc, 0)
 		self.assertIn('kernel 7.3.0 (Debian linux-source-7.3 7.3~rc7-1~exp1, unpacked in '
 			      '/c/linux-source-7.3; pinned until make fetch KERNEL=7.3 REFRESH=1)', out)

@@ -138,6 +138,14 @@ class RunLegTest(TmpTestCase):
 		self.run_leg(kunit=KunitArgs(kconfig_add=('CONFIG_KASAN=y',)))
 		self.assertEqual(self.kunit('config'), [])
 
+	def test_no_op_rerun_runs_make_and_exec_only(self) -> None:
+		"""What a rerun with nothing changed costs: the kernel's make and
+		kunit.py exec, no other command."""
+		self.run_leg()
+		self.run_leg()
+		self.assertEqual([c[0] if c[0] == 'make' else c[2] for c in self.c.calls],
+				 ['make', 'exec'])
+
 	def test_pass_through(self) -> None:
 		"""--kernel_args, --timeout to kunit.py exec; --jobs to make."""
 		self.run_leg(suite='iommu_map', kunit=KunitArgs(kernel_args=('a=1', 'b'),
