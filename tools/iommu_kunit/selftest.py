@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 	from .cli import Opts
 
 SHELL_FILES = ('tools/qemu/init', 'tools/qemu/qemu-system-x86_64', '.ci/run')
+SHM = '/dev/shm'
 
 
 def test_modules(ctx: Context) -> List[str]:
@@ -61,6 +62,11 @@ def run_all(ctx: Context, quiet: bool = False) -> int:
 	env = dict(ctx.env)
 	env['PYTHONPATH'] = ctx.tools + os.pathsep + env.get('PYTHONPATH', '')
 	env['MYPYPATH'] = ctx.tools
+	# The tests make and remove thousands of small directories (git
+	# repositories, work copies): on a tmpfs that costs nothing, on this
+	# machine's ext4 3 ms a directory removed.
+	if 'TMPDIR' not in env and os.path.isdir(SHM) and os.access(SHM, os.W_OK):
+		env['TMPDIR'] = SHM
 	t0 = time.monotonic()
 	procs: List[Tuple[str, 'subprocess.Popen[str]']] = []
 	for name, cmd in checks(ctx, quiet).items():

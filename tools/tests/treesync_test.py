@@ -12,6 +12,7 @@
 
 """Unit tests for tools/iommu_kunit/treesync.py."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -77,6 +78,15 @@ class TreeSyncTest(unittest.TestCase):
 	"""One tree, one work copy; subclasses choose git or not."""
 
 	git = False
+	# A git case's setUp made once (a repository, its first sync), copied
+	# for each case: process starts are most of these tests' time.
+	template = None
+
+	@classmethod
+	def tearDownClass(cls):
+		if cls.template is not None:
+			shutil.rmtree(cls.template)
+			cls.template = None
 
 	def setUp(self):
 		self._margin = treesync.MARGIN_NS
@@ -88,6 +98,9 @@ class TreeSyncTest(unittest.TestCase):
 		self.dst = os.path.join(self.tmp, 'work', 'src')
 		self.state = os.path.join(self.tmp, 'work', 'sync.json')
 		self.skip = os.path.join(self.tmp, 'work', 'manifest')
+		if self.git and type(self).template is not None:
+			self.from_template(type(self).template)
+			return
 		os.makedirs(os.path.dirname(self.dst))
 		write(os.path.join(self.src, 'Makefile'), 'VERSION = 7\n')
 		write(os.path.join(self.src, 'drivers/iommu/iommu.c'), 'int iommu;\n')
@@ -114,6 +127,24 @@ class TreeSyncTest(unittest.TestCase):
 			self.commit('base')
 		advance_fs_clock(self.tmp)
 		self.sync()
+		if self.git:
+			template = tempfile.mkdtemp(prefix='treesync-template-')
+			shutil.copytree(self.tmp, template, symlinks=True, dirs_exist_ok=True)
+			type(self).template = template
+
+	def from_template(self, template):
+		"""The repository and its first sync, as the first case made
+		them: copied (mtimes kept), the sync state told its new path,
+		git's index its new inodes."""
+		shutil.copytree(template, self.tmp, symlinks=True, dirs_exist_ok=True)
+		with open(self.state) as f:
+			state = json.load(f)
+		state['src'] = os.path.realpath(self.src)
+		with open(self.state, 'w') as f:
+			json.dump(state, f)
+		subprocess.run(['git', '-C', self.src, 'update-index', '-q', '--refresh'],
+			       stdout=subprocess.DEVNULL)
+		advance_fs_clock(self.tmp)
 
 	def tearDown(self):
 		treesync.MARGIN_NS = self._margin
