@@ -271,7 +271,7 @@ def parse(argv: Sequence[str], environ: Optional[Dict[str, str]] = None) -> Opts
 	for name in list(VARIABLES) + list(ENV_IGNORED):
 		if name in environ and name not in given:
 			note(f'{name}={environ[name]} in the environment is ignored: only '
-			     f'the command line chooses (make {ns.command} {name}=...)')
+			     "make's command line (or tools/iommu-kunit's) sets it")
 
 	def var(name: str) -> str:
 		value = getattr(ns, name.lower(), None)

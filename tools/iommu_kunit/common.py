@@ -78,9 +78,11 @@ def note(msg: str) -> None:
 # the architecture and the compiler. MAKEFLAGS and friends carry the make
 # command line that started the runner (ARCH=, KERNEL=, ..., a jobserver)
 # into the kernel's make: cut too.
+# The runner's own variables go too (make exports its command line's).
 BUILD_ENV_DROPPED = ('ARCH', 'CROSS_COMPILE', 'KBUILD_OUTPUT', 'LLVM',
 		     'MAKEFLAGS', 'MFLAGS', 'MAKEOVERRIDES', 'MAKELEVEL',
-		     'GNUMAKEFLAGS')
+		     'GNUMAKEFLAGS', 'KERNEL', 'KDIR', 'SUITE', 'KUNIT_ARGS', 'LEGS',
+		     'KERNELS', 'SCOPE', 'N', 'MUTANTS', 'PATCHES', 'PATCH_DIR', 'REFRESH')
 
 
 class Context:

@@ -254,18 +254,22 @@ def dpkg_version(ctx: Context, pkg: str) -> str:
 
 
 def use_tree(ctx: Context, src: str, ready: Callable[[], bool],
-	     make: Callable[[], None]) -> None:
+	     current: Callable[[], bool], make: Callable[[], None]) -> None:
 	"""Holds the unpacked tree src for the rest of the run, shared with
-	the other runs that use it; unpacks it first (make) unless ready()
-	says it is there and current, holding it exclusively meanwhile (so
-	that no run uses a tree while it is replaced)."""
-	if ready():
-		locks.hold(ctx, src, shared=True)
-		if ready():
-			return
-		locks.release(ctx, src)
+	the other runs that use it. ready() is the quick check that it is
+	there and current (no command run), current() the full one (it may
+	ask dpkg); when neither says so, src is held exclusively (waiting
+	for the runs that use it) and make() unpacks it anew."""
+	for check in (ready, current):
+		if check():
+			locks.hold(ctx, src, shared=True)
+			if ready() or check():
+				return
+			locks.release(ctx, src)
+	if src + '.lock' in ctx.locks:
+		raise InfraError(f'{src} changed while this run uses it: run again')
 	locks.hold(ctx, src)
-	if not ready():
+	if not current():
 		make()
 	locks.share(ctx, src)
 
@@ -295,15 +299,26 @@ def unpack_installed_source(ctx: Context, kernel: str, src: str, refresh: bool =
 		return (os.path.isdir(src) and newer(src + '.unpacked', dpkg_status) and
 			newer(src + '.unpacked', tarball))
 
-	def make() -> None:
-		pkgver = dpkg_version(ctx, pkg)
-		if unpacked_version(src) != pkgver or not os.path.isdir(src):
-			remove_leftovers(src)
-			unpack_tarball(ctx, tarball, src, pkgver, pkg)
-		else:
-			os.utime(src + '.unpacked')
+	installed: List[str] = []
 
-	use_tree(ctx, src, fresh, make)
+	def version() -> str:
+		if not installed:
+			installed.append(dpkg_version(ctx, pkg))
+		return installed[0]
+
+	def current() -> bool:
+		# dpkg's database changed (another package, say): the same
+		# version is still current, its stamp made new.
+		if os.path.isdir(src) and unpacked_version(src) == version():
+			os.utime(src + '.unpacked')
+			return True
+		return False
+
+	def make() -> None:
+		remove_leftovers(src)
+		unpack_tarball(ctx, tarball, src, version(), pkg)
+
+	use_tree(ctx, src, fresh, current, make)
 	return unpacked_version(src)
 
 
@@ -392,7 +407,7 @@ def fetch_debian_source(ctx: Context, kernel: str, src: str, refresh: bool = Fal
 		download_and_unpack(ctx, kernel, src, refresh)
 		asked[0] = True
 
-	use_tree(ctx, src, ready, make)
+	use_tree(ctx, src, ready, ready, make)
 	return unpacked_version(src)
 
 

@@ -159,6 +159,7 @@ class ParseTest(TmpTestCase):
 			ARCH='arm64', CROSS_COMPILE='x-', MAKEFLAGS='ARCH=um -j8', KBUILD_OUTPUT='/o'))
 		for name in ('ARCH', 'CROSS_COMPILE', 'MAKEFLAGS', 'KBUILD_OUTPUT'):
 			self.assertNotIn(name, ctx.env)
+		self.assertLessEqual(set(cli.VARIABLES), set(common.BUILD_ENV_DROPPED))
 
 	def test_every_command_has_help(self) -> None:
 		for name, cmd in cli.COMMANDS.items():

@@ -340,6 +340,20 @@ class InstalledSourceTest(TmpTestCase):
 		self.assertEqual(self.unpack(), '6.12.118-1')
 		self.assertEqual(len(self.c.ran('tar')), 2)
 
+	def test_changed_under_this_run(self) -> None:
+		"""A tree this run already uses is not replaced under it."""
+		os.utime(self.status, (1, 1))
+		self.unpack()
+		locks.hold(self.c, self.src, shared=True)
+		time.sleep(0.01)
+		os.utime(self.status)
+		self.version = '6.12.118-1'
+		with mock.patch.object(sources, 'USR_SRC', self.usr_src), \
+		     self.assertRaisesRegex(InfraError, 'changed while this run uses it'):
+			sources.unpack_installed_source(self.c, '6.12', self.src, dpkg_status=self.status)
+		locks.release_all(self.c)
+		self.assertEqual(sources.kernel_version(self.src), '6.12.117')
+
 	def test_missing_tarball(self) -> None:
 		os.unlink(os.path.join(self.usr_src, 'linux-source-6.12.tar.xz'))
 		with self.assertRaisesRegex(InfraError, 'apt-get install linux-source-6.12'):
