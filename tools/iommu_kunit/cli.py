@@ -127,14 +127,14 @@ class Parser(argparse.ArgumentParser):
 	"""argparse whose errors are the runner's usage errors (exit 2)."""
 
 	def error(self, message: str) -> NoReturn:
-		raise UsageError(f'{self.prog}: {message} (see {self.prog} --help)')
+		see = f' (see {self.prog} --help)' if self.prog.startswith('iommu-kunit') else ''
+		raise UsageError(f'{self.prog}: {message}{see}')
 
 
 def positive_int(what: str) -> Callable[[str], int]:
 	def conv(value: str) -> int:
 		if not re.fullmatch(r'[0-9]+', value.strip()) or int(value) < 1:
-			raise argparse.ArgumentTypeError(f'{what} must be a positive integer, '
-							 f'not {value!r}')
+			raise argparse.ArgumentTypeError(f'a positive integer, not {value!r}')
 		return int(value)
 	return conv
 

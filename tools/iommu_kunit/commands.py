@@ -32,7 +32,9 @@ def series_of(kernel: Optional[str], kdir: Optional[str]) -> str:
 	checks come first: usage errors)."""
 	if kdir:
 		src = sources.check_kdir(kdir)
-		return table.kernel_series(sources.kernel_version(src))
+		kver = sources.kernel_version(src)
+		sources.check_sync_map(src, kver)
+		return table.kernel_series(kver)
 	assert kernel is not None
 	return kernel
 

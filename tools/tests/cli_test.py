@@ -110,8 +110,8 @@ class ParseTest(TmpTestCase):
 			(['flake', 'N=-3'], 'N=-3: make flake needs a positive integer'),
 			(['flake', 'N=ten'], 'N=ten: make flake needs a positive integer'),
 			(['fetch', 'REFRESH=yes'], 'REFRESH=yes: use REFRESH=1'),
-			(['run', '--timeout=soon'], '--timeout must be a positive integer'),
-			(['run', 'KUNIT_ARGS=--jobs=0'], '--jobs must be a positive integer'),
+			(['run', '--timeout=soon'], "argument --timeout: a positive integer, not 'soon'"),
+			(['run', 'KUNIT_ARGS=--jobs=0'], "KUNIT_ARGS: argument --jobs: a positive integer, not '0'"),
 			(['run', 'KUNIT_ARGS=--alltests'], "kunit.py option '--alltests' is not "
 			 'passed through'),
 			(['run', 'KUNIT_ARGS=--raw_output=some'], 'invalid choice'),
@@ -349,10 +349,13 @@ class KdirBeforeSetupTest(TmpTestCase):
 
 	def test_kdir_checks_through_commands(self) -> None:
 		from iommu_kunit import commands
-		kdir = make_kernel_tree(self.path('linux-6.6'), (6, 6, 0))
-		self.assertEqual(commands.series_of(None, kdir), '6.6')
+		kdir = make_kernel_tree(self.path('linux-6.7'), (6, 7, 0))
+		self.assertEqual(commands.series_of(None, kdir), '6.7')
 		with self.assertRaises(UsageError):
 			commands.series_of(None, self.path('nope'))
+		old = make_kernel_tree(self.path('linux-6.6'), (6, 6, 0), sync_map_returns='void')
+		with self.assertRaisesRegex(UsageError, 'too old'):
+			commands.series_of(None, old)
 
 
 if __name__ == '__main__':
