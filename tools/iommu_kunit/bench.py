@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from . import table
 from .commands import ensure_leg_packages, find, prepare, prepare_main
-from .common import EXIT_PASS, Context, InfraError, UsageError, log
+from .common import EXIT_PASS, Context, InfraError, UsageError, cpus, log
 from .sources import Tree
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ class Bench:
 		"""kunit.py's own loop for lib/kunit, ccache as the user has it."""
 		return self.run([self.ctx.python, 'tools/testing/kunit/kunit.py', 'run',
 				 '--kunitconfig=lib/kunit', f'--build_dir={build}',
-				 f'--jobs={os.cpu_count() or 1}', '--make_options', 'CC=ccache gcc'],
+				 f'--jobs={cpus()}', '--make_options', 'CC=ccache gcc'],
 				cwd=tree_dir, env=self.ctx.users_env())
 
 	def bare_kunit(self, tree: Tree) -> int:
@@ -134,7 +134,7 @@ class Bench:
 				 f'--build_dir={tree.work}/build-um',
 				 f'--json={tree.work}/bench.json',
 				 f'--kunitconfig={tree.wsrc}/drivers/iommu/.kunitconfig'] + configs +
-				[f'--jobs={os.cpu_count() or 1}', '--make_options', 'CC=ccache gcc'],
+				[f'--jobs={cpus()}', '--make_options', 'CC=ccache gcc'],
 				cwd=tree.wsrc, env=self.ctx.users_env())
 
 	def make_link(self, tree: Tree) -> int:
@@ -142,7 +142,7 @@ class Bench:
 		if os.path.lexists(vmlinux):
 			os.unlink(vmlinux)
 		return self.run(['make', '-C', tree.wsrc, 'ARCH=um', f'O={tree.work}/build-um',
-				 f'--jobs={os.cpu_count() or 1}', 'CC=ccache gcc'])
+				 f'--jobs={cpus()}', 'CC=ccache gcc'])
 
 	def boot(self, tree: Tree) -> int:
 		with open(os.devnull) as null:
@@ -223,7 +223,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 			kdir_line = b.mode('kdir', ktree, kdir_src, kdir_src, n)
 		finally:
 			b.restore()
-	log(f'edit->result, medians of {n} (kernel {tree.kver}, UML, {os.cpu_count()} CPUs). '
+	log(f'edit->result, medians of {n} (kernel {tree.kver}, UML, {cpus()} CPUs). '
 	    'The edit: one line of code')
 	log('added to drivers/iommu/tests/iommu_map_kunit.c (ours: make run) or '
 	    'lib/kunit/kunit-example-test.c')

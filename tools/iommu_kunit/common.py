@@ -145,6 +145,14 @@ class Context:
 		return r
 
 
+def cpus() -> int:
+	"""The CPUs this run may use (nproc's answer): make's --jobs."""
+	try:
+		return len(os.sched_getaffinity(0)) or 1
+	except (AttributeError, OSError):
+		return os.cpu_count() or 1
+
+
 def read_text(path: str) -> str:
 	with open(path, errors='replace') as f:
 		return f.read()

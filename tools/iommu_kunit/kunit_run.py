@@ -23,7 +23,7 @@ import time
 from typing import IO, Iterator, List, NamedTuple, Optional, Sequence
 
 from . import kmemleak, ktap, qemu, results, table
-from .common import Context, KunitArgs, UsageError, log, read_text, write_text
+from .common import Context, KunitArgs, UsageError, cpus, log, read_text, write_text
 from .sources import Tree
 
 
@@ -130,7 +130,7 @@ def _run_leg(ctx: Context, tree: Tree, leg: str, suite: str, kunit: KunitArgs,
 		  [f'--kunitconfig={k}' for k in kunitconfigs] +
 		  ['--make_options', f'CC={cc}'] + table.kunit_arch_args(leg))
 	make_args = table.make_args(leg, ccache) + [f'O={build}',
-						    f'--jobs={kunit.jobs or os.cpu_count() or 1}']
+						    f'--jobs={kunit.jobs or cpus()}']
 	for a in extra:
 		if a.startswith('--make_options='):
 			make_args.append(a[len('--make_options='):])

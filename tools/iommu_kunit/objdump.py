@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, List, Tuple
 
 from . import table
 from .commands import prepare_main, tree_choice
-from .common import EXIT_PASS, Context, InfraError, log
+from .common import EXIT_PASS, Context, InfraError, cpus, log
 
 if TYPE_CHECKING:
 	from .cli import Opts
@@ -54,7 +54,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 		if ctx.run(['make', '-s', '-C', src, f'O={d}'] + mk + ['defconfig'],
 			   capture=True).returncode or \
 		   ctx.run(['make', '-s', '-C', src, f'O={d}'] + mk +
-			   [f'-j{os.cpu_count() or 1}', 'drivers/iommu/s390-iommu.o']).returncode:
+			   [f'-j{cpus()}', 'drivers/iommu/s390-iommu.o']).returncode:
 			raise InfraError(f'the s390 build of drivers/iommu/s390-iommu.o ({which}) failed')
 		r = ctx.run(['s390x-linux-gnu-objdump', '-dr', '--no-show-raw-insn',
 			     os.path.join(d, 'drivers/iommu/s390-iommu.o')], capture=True)

@@ -23,7 +23,7 @@ import os
 import shutil
 
 from . import qemu, sources, table, treesync
-from .common import Context, InfraError, TestFailure, log, read_text, write_text
+from .common import Context, InfraError, TestFailure, cpus, log, read_text, write_text
 from .overlay import patch_old_files
 from .sources import Tree
 
@@ -142,7 +142,7 @@ def build_series_leg(ctx: Context, leg: str, src: str, build: str) -> bool:
 		return False
 	with open(os.path.join(build, 'build.log'), 'w') as blog:
 		return ctx.run(['make', '-s', '-C', src, f'O={build}'] + mk +
-			       [f'-j{os.cpu_count() or 1}'], out=blog).returncode == 0
+			       [f'-j{cpus()}'], out=blog).returncode == 0
 
 
 def patches_check(ctx: Context, tree: Tree, scope: str) -> None:

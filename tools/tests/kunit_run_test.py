@@ -120,7 +120,7 @@ class RunLegTest(TmpTestCase):
 			    f'--kunitconfig={self.t.wsrc}/drivers/iommu/.kunitconfig'):
 			self.assertIn(arg, config)
 		for arg in ('ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-', f'CC={cc}',
-			    f"O={self.t.work}/build-s390", f'--jobs={os.cpu_count()}'):
+			    f"O={self.t.work}/build-s390", f'--jobs={common.cpus()}'):
 			self.assertIn(arg, make)
 		self.assertEqual(make[:3], ['make', '-C', self.t.wsrc])
 		self.assertEqual(res.status, 'fail')
