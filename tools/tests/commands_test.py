@@ -420,6 +420,23 @@ class FlakeTest(CommandTestCase):
 
 class SmallCommandsTest(CommandTestCase):
 
+	def test_selftest_checks(self) -> None:
+		"""make selftest: every test module once, in two processes; mypy
+		on the package and the tests; shellcheck on every shell file
+		left."""
+		from helpers import REPO
+		from iommu_kunit.common import Context
+		ctx = Context(top=REPO, environ={})
+		checks = selftest.checks(ctx, quiet=True)
+		mods = checks['unit tests'][4:] + checks['unit tests (treesync)'][4:]
+		self.assertEqual(sorted(mods), sorted(n[:-3] for n in os.listdir(
+			os.path.join(REPO, 'tools', 'tests')) if n.endswith('_test.py')))
+		self.assertIn('--strict', checks['mypy --strict'])
+		for f in selftest.SHELL_FILES:
+			self.assertTrue(os.path.isfile(os.path.join(REPO, f)), f)
+		self.assertEqual(checks['shellcheck'][1:],
+				 [os.path.join(REPO, f) for f in selftest.SHELL_FILES])
+
 	def test_coverage_arch(self) -> None:
 		from iommu_kunit import coverage_cmd
 		with self.assertRaisesRegex(UsageError, 'make coverage runs on ARCH=um or '
