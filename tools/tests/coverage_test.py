@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Unit tests for tools/coverage.py, on a made-up source file and tracefile.
+# Unit tests for tools/iommu_kunit/coverage.py, on a made-up source file and tracefile.
 #
 #   python3 tools/tests/coverage_test.py [-v]
 
-"""Unit tests for tools/coverage.py."""
+"""Unit tests for tools/iommu_kunit/coverage.py."""
 
 import contextlib
 import io
@@ -16,7 +16,7 @@ import unittest
 from contextlib import redirect_stdout
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-import coverage  # noqa: E402
+from iommu_kunit import coverage  # noqa: E402
 
 SOURCE = '''\
 int helper(void)
@@ -147,7 +147,7 @@ class SummaryTest(unittest.TestCase):
                 f.write(INFO.replace('/src', tmp))
             out = io.StringIO()
             with redirect_stdout(out):
-                self.assertEqual(coverage.main([info, '--arch', 'um']), 1)
+                self.assertEqual(coverage.table(info, 'um'), 1)
             self.assertIn('NOT REACHED', out.getvalue())
             self.assertIn('6 unexplained', out.getvalue())
             full = INFO.replace('/src', tmp).replace('BRDA:14,0,0,-',
@@ -157,14 +157,14 @@ class SummaryTest(unittest.TestCase):
             with open(info, 'w') as f:
                 f.write(full)
             with redirect_stdout(io.StringIO()):
-                self.assertEqual(coverage.main([info]), 0)
+                self.assertEqual(coverage.table(info), 0)
 
     def test_main_empty_tracefile(self):
         with tempfile.NamedTemporaryFile('w', suffix='.info') as f:
             f.write('TN:\nSF:/x/lib/other.c\nFN:1,f\nDA:1,1\nend_of_record\n')
             f.flush()
             with redirect_stdout(io.StringIO()):
-                self.assertEqual(coverage.main([f.name]), 2)
+                self.assertEqual(coverage.table(f.name), 2)
 
 
 class GcdaTest(unittest.TestCase):
@@ -182,7 +182,7 @@ class GcdaTest(unittest.TestCase):
                           '/b/lib/x.gcda': b'\x04'})
 
     def test_prefix(self):
-        self.assertEqual(list(coverage.unpack_gcda(self.DUMP, '/b/drivers')),
+        self.assertEqual(list(coverage.unpack_gcda(self.DUMP, '/b/drivers') or {}),
                          ['/b/drivers/iommu/iommu.gcda'])
 
     def test_incomplete(self):
@@ -195,14 +195,13 @@ class GcdaTest(unittest.TestCase):
                 f.write(self.DUMP.replace('./b', '.' + tmp))
             os.makedirs(os.path.join(tmp, 'drivers/iommu'))
             with redirect_stdout(io.StringIO()):
-                self.assertEqual(coverage.main(['--gcda', dump, '--prefix',
-                                                tmp + "/drivers"]), 0)
+                self.assertEqual(coverage.unpack(dump, tmp + "/drivers"), 0)
             with open(os.path.join(tmp, 'drivers/iommu/iommu.gcda'), 'rb') as f:
                 self.assertEqual(f.read(), b'\x00\x01\x02\x03')
             self.assertFalse(os.path.exists(os.path.join(tmp, 'lib')))
             with redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()):
-                self.assertEqual(coverage.main(['--gcda', dump]), 1)
+                self.assertEqual(coverage.unpack(dump), 1)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Unit tests for tools/treesync.py: after each way a developer changes
+# Unit tests for tools/iommu_kunit/treesync.py: after each way a developer changes
 # their tree (an edit, an added, deleted or renamed file or directory, a
 # git checkout of another branch, a commit, a stash), the next sync leaves
 # the work copy equal to the tree, minus what is excluded, plus the
@@ -10,8 +10,9 @@
 #
 #   python3 tools/tests/treesync_test.py [-v]
 
-"""Unit tests for tools/treesync.py."""
+"""Unit tests for tools/iommu_kunit/treesync.py."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import treesync  # noqa: E402 pylint: disable=wrong-import-position
+from iommu_kunit import treesync  # noqa: E402 pylint: disable=wrong-import-position
 
 # The overlay's files: the work copy has its own, the tree may or may not.
 OVERLAY = ('drivers/iommu/fake.c', 'drivers/iommu/Kconfig', 'drivers/new/only.c')
@@ -77,6 +78,15 @@ class TreeSyncTest(unittest.TestCase):
 	"""One tree, one work copy; subclasses choose git or not."""
 
 	git = False
+	# A git case's setUp made once (a repository, its first sync), copied
+	# for each case: process starts are most of these tests' time.
+	template = None
+
+	@classmethod
+	def tearDownClass(cls):
+		if cls.template is not None:
+			shutil.rmtree(cls.template)
+			cls.template = None
 
 	def setUp(self):
 		self._margin = treesync.MARGIN_NS
@@ -88,6 +98,9 @@ class TreeSyncTest(unittest.TestCase):
 		self.dst = os.path.join(self.tmp, 'work', 'src')
 		self.state = os.path.join(self.tmp, 'work', 'sync.json')
 		self.skip = os.path.join(self.tmp, 'work', 'manifest')
+		if self.git and type(self).template is not None:
+			self.from_template(type(self).template)
+			return
 		os.makedirs(os.path.dirname(self.dst))
 		write(os.path.join(self.src, 'Makefile'), 'VERSION = 7\n')
 		write(os.path.join(self.src, 'drivers/iommu/iommu.c'), 'int iommu;\n')
@@ -114,6 +127,24 @@ class TreeSyncTest(unittest.TestCase):
 			self.commit('base')
 		advance_fs_clock(self.tmp)
 		self.sync()
+		if self.git:
+			template = tempfile.mkdtemp(prefix='treesync-template-')
+			shutil.copytree(self.tmp, template, symlinks=True, dirs_exist_ok=True)
+			type(self).template = template
+
+	def from_template(self, template):
+		"""The repository and its first sync, as the first case made
+		them: copied (mtimes kept), the sync state told its new path,
+		git's index its new inodes."""
+		shutil.copytree(template, self.tmp, symlinks=True, dirs_exist_ok=True)
+		with open(self.state) as f:
+			state = json.load(f)
+		state['src'] = os.path.realpath(self.src)
+		with open(self.state, 'w') as f:
+			json.dump(state, f)
+		subprocess.run(['git', '-C', self.src, 'update-index', '-q', '--refresh'],
+			       stdout=subprocess.DEVNULL)
+		advance_fs_clock(self.tmp)
 
 	def tearDown(self):
 		treesync.MARGIN_NS = self._margin

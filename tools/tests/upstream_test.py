@@ -1,19 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
-"""Tests for tools/upstream.py (make patches' series) on a tiny kernel tree
+"""Tests for tools/iommu_kunit/upstream.py (make patches' series) on a tiny kernel tree
 with stub get_maintainer.pl and checkpatch.pl: seconds, no kernel."""
 
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import textwrap
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import upstream  # noqa: E402
+from iommu_kunit import upstream
 
 MAKEFILE = 'VERSION = 7\nPATCHLEVEL = 3\nSUBLEVEL = 0\nEXTRAVERSION = -rc7\n'
 A_C = ''.join(f'int a{i} = {i};\n' for i in range(30))
@@ -175,7 +173,7 @@ class BuildTest(Tree):
 		self.assertRegex(cover, r'(?m)^base-commit: [0-9a-f]{40}$')
 		self.assertRegex(cover, r'(?m)^prerequisite-patch-id: [0-9a-f]{40}$')
 		# The feature's mails start after the fix: index lines chain.
-		logs = []
+		logs: list[str] = []
 		upstream.check(self.top, self.tree, self.repo, made, log=logs.append)
 		self.assertTrue(any('to the base alone' in m for m in logs), logs)
 		self.assertTrue(any('after fix' in m for m in logs), logs)

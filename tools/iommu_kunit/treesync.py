@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Keeps the runner's work copy of a user's kernel tree (KDIR) in step with
@@ -6,9 +5,9 @@
 # copies, not hard links: nothing done there can change the user's files,
 # and a file edited in place and then restored is seen as it is now.
 #
-#   treesync.py sync SRC DST STATE SKIP_LIST
-#   treesync.py install STAGE DST SRC OLD_LIST NEW_LIST
-#   treesync.py excludes
+#   sync(SRC, DST, STATE, SKIP_LIST, full, link_dest)
+#   install(STAGE, DST, SRC, OLD_LIST, NEW_LIST)
+#   rsync_excludes()
 #
 # SRC is the user's tree, DST the work copy, STATE a file of ours that
 # remembers what the last sync saw, SKIP_LIST the files the overlay owns in
@@ -18,7 +17,7 @@
 # content did not change is left alone.
 #
 # The first sync, a sync after an unreadable or foreign STATE, or one asked
-# for with IOMMU_KUNIT_SYNC=full is a full one, with rsync: of every file
+# for (full: IOMMU_KUNIT_SYNC=full) is a full one, with rsync: of every file
 # but the excluded ones, or, in a git tree, of what git lists (tracked
 # files, and untracked ones that are not ignored).
 # After that, only what changed is synced:
@@ -32,10 +31,10 @@
 #     changed directory are compared with the work copy's, so additions,
 #     deletions and renames (of whole directories too) are seen.
 # Files git ignores (build output, .config) are never taken from a git tree.
-# IOMMU_KUNIT_LINK_DEST=DIR (the runner's main work copy of the same tree,
-# for its side trees) makes a full sync hard-link what DIR has the same.
+# link_dest=DIR (the runner's main work copy of the same tree, for its
+# side trees) makes a full sync hard-link what DIR has the same.
 #
-# Prints one line: what it did and how many paths it touched.
+# sync returns one line: what it did and how many paths it touched.
 #
 # install puts the staged overlay (STAGE, the files NEW_LIST names) into
 # DST: a staged file whose content differs from DST's replaces it (a new
@@ -53,8 +52,10 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import time
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+
+State = Dict[str, Any]
 
 STATE_VERSION = 2
 
@@ -69,19 +70,19 @@ NAME_EXCLUDES = ('*.o', '.*.cmd', '*.ko')
 MARGIN_NS = 2 * 1000 * 1000 * 1000
 
 
-def rsync_excludes():
+def rsync_excludes() -> List[str]:
 	"""The exclusions above as rsync arguments."""
 	args = ['--exclude=/' + p for p in TOP_EXCLUDES + TOP_GLOB_EXCLUDES]
 	return args + ['--exclude=' + p for p in NAME_EXCLUDES]
 
 
-def name_excluded(name):
+def name_excluded(name: str) -> bool:
 	"""NAME_EXCLUDES, matched by hand: the walk asks for every file."""
 	return name.endswith('.o') or name.endswith('.ko') or \
 		(name.startswith('.') and name.endswith('.cmd'))
 
 
-def entry_excluded(rel, name):
+def entry_excluded(rel: str, name: str) -> bool:
 	"""Whether rel, whose last component is name, is excluded itself."""
 	if name_excluded(name) or rel in TOP_EXCLUDES:
 		return True
@@ -89,7 +90,7 @@ def entry_excluded(rel, name):
 		any(fnmatch.fnmatchcase(rel, p) for p in TOP_GLOB_EXCLUDES)
 
 
-def excluded(rel):
+def excluded(rel: str) -> bool:
 	"""Whether the relative path rel (or a directory above it) is excluded."""
 	parts = rel.split('/')
 	return any(entry_excluded('/'.join(parts[:i + 1]), parts[i])
@@ -99,23 +100,23 @@ def excluded(rel):
 class Skip:
 	"""The overlay's files in the work copy, and the directories above them."""
 
-	def __init__(self, paths):
-		self.files = set(paths)
-		self.dirs = set()
+	def __init__(self, paths: Iterable[str]):
+		self.files: Set[str] = set(paths)
+		self.dirs: Set[str] = set()
 		for p in self.files:
 			d = os.path.dirname(p)
 			while d:
 				self.dirs.add(d)
 				d = os.path.dirname(d)
 
-	def owns(self, rel):
+	def owns(self, rel: str) -> bool:
 		return rel in self.files
 
-	def protects(self, rel):
+	def protects(self, rel: str) -> bool:
 		return rel in self.files or rel in self.dirs
 
 
-def same_file(s, d):
+def same_file(s: str, d: str) -> bool:
 	"""Whether d already is what s is (content, type and mode)."""
 	try:
 		ss, ds = os.lstat(s), os.lstat(d)
@@ -134,19 +135,19 @@ def same_file(s, d):
 class Syncer:
 	"""Applies changes of single paths from src to dst."""
 
-	def __init__(self, src, dst, skip):
+	def __init__(self, src: str, dst: str, skip: Skip):
 		self.src = src
 		self.dst = dst
 		self.skip = skip
 		self.touched = 0
 
-	def _remove(self, path):
+	def _remove(self, path: str) -> None:
 		if os.path.isdir(path) and not os.path.islink(path):
 			shutil.rmtree(path)
 		else:
 			os.unlink(path)
 
-	def _copy(self, s, d):
+	def copy(self, s: str, d: str) -> None:
 		"""d becomes a copy of s, with a new mtime: make rebuilds from it."""
 		if same_file(s, d):
 			return
@@ -163,7 +164,7 @@ class Syncer:
 		os.replace(tmp, d)
 		self.touched += 1
 
-	def _mkdirs(self, rel):
+	def _mkdirs(self, rel: str) -> None:
 		"""Creates the directories of rel in dst that src has."""
 		missing = []
 		d = os.path.dirname(rel)
@@ -178,7 +179,7 @@ class Syncer:
 			shutil.copystat(os.path.join(self.src, d), path)
 			self.touched += 1
 
-	def _prune(self, rel):
+	def _prune(self, rel: str) -> None:
 		"""Removes directories above rel that src no longer has."""
 		d = os.path.dirname(rel)
 		while d and not self.skip.protects(d):
@@ -190,12 +191,12 @@ class Syncer:
 				return
 			d = os.path.dirname(d)
 
-	def tree(self, rel):
+	def tree(self, rel: str) -> None:
 		"""Syncs the directory rel of src, recursively, into dst."""
 		self._mkdirs(rel + '/x')
 		self.entries(rel, recursive=True)
 
-	def entries(self, rel, recursive=False):
+	def entries(self, rel: str, recursive: bool = False) -> None:
 		"""Makes dst's directory rel list what src's does.
 
 		New entries are synced whole; entries src no longer has are
@@ -222,7 +223,7 @@ class Syncer:
 			r = os.path.join(rel, name) if rel else name
 			self.path(r)
 
-	def path(self, rel):
+	def path(self, rel: str) -> None:
 		"""Syncs one path, whatever it became: file, directory or gone."""
 		if excluded(rel) or self.skip.owns(rel):
 			return
@@ -241,10 +242,11 @@ class Syncer:
 			self.tree(rel)
 		else:
 			self._mkdirs(rel)
-			self._copy(s, d)
+			self.copy(s, d)
 
 
-def full_sync(src, dst, skip, files=None, link_dest=None):
+def full_sync(src: str, dst: str, skip: Skip, files: Optional[Iterable[str]] = None,
+	      link_dest: Optional[str] = None) -> None:
 	"""Copies the whole tree with rsync: every file not excluded, or files.
 	With link_dest (a work copy of ours of the same tree), files that are
 	the same there become hard links to it instead of copies."""
@@ -257,9 +259,9 @@ def full_sync(src, dst, skip, files=None, link_dest=None):
 		cmd += ['--delete'] + ['--filter=protect /%s/' % d for d in sorted(skip.dirs)]
 		subprocess.run(cmd + [src + '/', dst + '/'], check=True)
 		return
-	files = set(p for p in files if not excluded(p) and not skip.owns(p))
+	wanted = set(p for p in files if not excluded(p) and not skip.owns(p))
 	subprocess.run(cmd + ['--files-from=-', '--from0', src + '/', dst + '/'],
-		       input='\0'.join(sorted(files)).encode('utf-8', 'surrogateescape'),
+		       input='\0'.join(sorted(wanted)).encode('utf-8', 'surrogateescape'),
 		       check=True)
 	# What the work copy has beyond that goes, as rsync --delete would.
 	for root, dirs, names in os.walk(dst, topdown=False):
@@ -267,7 +269,7 @@ def full_sync(src, dst, skip, files=None, link_dest=None):
 		rel = '' if rel == '.' else rel + '/'
 		for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
 			r = rel + name
-			if r not in files and not skip.protects(r) and not excluded(r):
+			if r not in wanted and not skip.protects(r) and not excluded(r):
 				os.unlink(os.path.join(root, name))
 		if rel and not skip.protects(rel[:-1]) and not excluded(rel[:-1]):
 			try:
@@ -276,7 +278,7 @@ def full_sync(src, dst, skip, files=None, link_dest=None):
 				pass
 
 
-def git_start(src, *args):
+def git_start(src: str, *args: str) -> 'Optional[subprocess.Popen[bytes]]':
 	"""A git command started in src, for git_finish."""
 	try:
 		return subprocess.Popen(['git', '--no-optional-locks', '-C', src] + list(args),
@@ -285,7 +287,7 @@ def git_start(src, *args):
 		return None
 
 
-def git_finish(proc):
+def git_finish(proc: 'Optional[subprocess.Popen[bytes]]') -> Optional[str]:
 	"""The output of a command git_start started; None if it failed."""
 	if proc is None:
 		return None
@@ -293,19 +295,19 @@ def git_finish(proc):
 	return out.decode('utf-8', 'surrogateescape') if proc.returncode == 0 else None
 
 
-def git(src, *args):
+def git(src: str, *args: str) -> Optional[str]:
 	"""Output of a git command in src; None if it fails."""
 	return git_finish(git_start(src, *args))
 
 
-def is_git_top(src):
+def is_git_top(src: str) -> bool:
 	if not os.path.exists(os.path.join(src, '.git')):
 		return False
 	top = git(src, 'rev-parse', '--show-toplevel')
 	return top is not None and os.path.realpath(top.strip()) == os.path.realpath(src)
 
 
-def stat_key(path, racy_ns):
+def stat_key(path: str, racy_ns: int) -> Optional[List[int]]:
 	"""What a file is now, as far as stat says; [0] when it changed so
 	recently (at or after racy_ns) that a second change in the same clock
 	tick would leave the same stat: such a file is looked at again."""
@@ -318,15 +320,15 @@ def stat_key(path, racy_ns):
 	return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode]
 
 
-def zsplit(out):
+def zsplit(out: str) -> List[str]:
 	return [p for p in out.split('\0') if p]
 
 
-def glob_escape(path):
+def glob_escape(path: str) -> str:
 	return ''.join('[' + c + ']' if c in '*?[]\\' else c for c in path)
 
 
-def dir_mtime(src, rel, racy_ns):
+def dir_mtime(src: str, rel: str, racy_ns: int) -> Optional[int]:
 	"""A directory's mtime; 0 if too recent to trust; None: not a directory."""
 	try:
 		st = os.lstat(os.path.join(src, rel))
@@ -337,9 +339,9 @@ def dir_mtime(src, rel, racy_ns):
 	return 0 if st.st_mtime_ns >= racy_ns else st.st_mtime_ns
 
 
-def all_dirs(src):
+def all_dirs(src: str) -> List[str]:
 	"""Every directory of src (relative, '' the top) but .git."""
-	dirs = []
+	dirs: List[str] = []
 	stack = ['']
 	while stack:
 		rel = stack.pop()
@@ -355,7 +357,7 @@ def all_dirs(src):
 	return dirs
 
 
-def git_snapshot(src, old, racy_ns):
+def git_snapshot(src: str, old: Optional[State], racy_ns: int) -> Optional[State]:
 	"""HEAD and the paths that differ from it (tracked files changed in
 	the work tree or the index, untracked files git does not ignore), with
 	their stat, and every directory's mtime; None on error.
@@ -375,14 +377,15 @@ def git_snapshot(src, old, racy_ns):
 			   '--ignore-submodules=all', head) if head else \
 		git_start(src, 'ls-files', '-z', '-c')
 
-	dirs = {}
+	dirs: Dict[str, Optional[int]] = {}
+	untracked: Optional[Set[str]]
 	if old is None or 'dirs' not in old:
-		untracked = git(src, 'ls-files', '-o', '--exclude-standard', '-z')
-		untracked = set(zsplit(untracked)) if untracked is not None else None
+		listed = git(src, 'ls-files', '-o', '--exclude-standard', '-z')
+		untracked = set(zsplit(listed)) if listed is not None else None
 		for d in all_dirs(src):
 			dirs[d] = dir_mtime(src, d, racy_ns)
 	else:
-		changed = []
+		changed: List[str] = []
 		for d, mtime in old['dirs'].items():
 			now = dir_mtime(src, d, racy_ns)
 			if now is None:
@@ -408,21 +411,21 @@ def git_snapshot(src, old, racy_ns):
 				untracked = None
 			else:
 				untracked.update(zsplit(out))
-	tracked = git_finish(tracked)
-	staged = git_finish(staged)
-	if tracked is None or staged is None or untracked is None:
+	tracked_out = git_finish(tracked)
+	staged_out = git_finish(staged)
+	if tracked_out is None or staged_out is None or untracked is None:
 		return None
 
-	paths = {}
-	for rel in set(zsplit(tracked)) | set(zsplit(staged)) | untracked:
+	paths: Dict[str, Optional[List[int]]] = {}
+	for rel in set(zsplit(tracked_out)) | set(zsplit(staged_out)) | untracked:
 		paths[rel] = stat_key(os.path.join(src, rel), racy_ns)
 	return {'head': head, 'paths': paths, 'dirs': dirs,
 		'untracked': sorted(p for p in untracked if paths.get(p) is not None)}
 
 
-def git_changes(src, old, new):
+def git_changes(src: str, old: State, new: State) -> Optional[Set[str]]:
 	"""Paths that may differ between two snapshots; None: do a full sync."""
-	changed = set()
+	changed: Set[str] = set()
 	for rel in set(old['paths']) | set(new['paths']):
 		was = old['paths'].get(rel, 'absent')
 		# [0]: too recent to trust then, looked at again now.
@@ -439,9 +442,10 @@ def git_changes(src, old, new):
 	return changed
 
 
-def walk_changes(src, since_ns):
+def walk_changes(src: str, since_ns: int) -> Tuple[List[str], List[str]]:
 	"""Files and directories of src whose ctime is at or after since_ns."""
-	files, dirs = [], []
+	files: List[str] = []
+	dirs: List[str] = []
 	if os.lstat(src).st_ctime_ns >= since_ns:
 		dirs.append('')
 	stack = ['']
@@ -462,7 +466,7 @@ def walk_changes(src, since_ns):
 	return files, dirs
 
 
-def now_ns(state_path):
+def now_ns(state_path: str) -> int:
 	"""The file-system clock: the mtime of a file touched now."""
 	mark = state_path + '.mark'
 	with open(mark, 'w'):
@@ -472,7 +476,7 @@ def now_ns(state_path):
 	return t
 
 
-def load_state(path, src):
+def load_state(path: str, src: str) -> Optional[State]:
 	try:
 		with open(path) as f:
 			state = json.load(f)
@@ -484,7 +488,7 @@ def load_state(path, src):
 	return state
 
 
-def save_state(path, state, old=None):
+def save_state(path: str, state: State, old: Optional[State] = None) -> None:
 	"""Writes state, unless it is what old (as loaded) already says."""
 	if old == state:
 		return
@@ -494,7 +498,8 @@ def save_state(path, state, old=None):
 	os.replace(tmp, path)
 
 
-def sync(src, dst, state_path, skip_list, full=False, link_dest=None):
+def sync(src: str, dst: str, state_path: str, skip_list: str, full: bool = False,
+	 link_dest: Optional[str] = None) -> str:
 	"""Brings dst up to date with src; returns a line saying what it did."""
 	src = os.path.abspath(src)
 	dst = os.path.abspath(dst)
@@ -506,7 +511,7 @@ def sync(src, dst, state_path, skip_list, full=False, link_dest=None):
 		old = None
 	# Look before syncing: what changes while we sync is seen next time.
 	started = now_ns(state_path)
-	state = {'version': STATE_VERSION, 'src': src, 'mode': mode}
+	state: State = {'version': STATE_VERSION, 'src': src, 'mode': mode}
 	if mode == 'git':
 		snap = git_snapshot(src, old['git'] if old else None, started - MARGIN_NS)
 		if snap is None:
@@ -535,11 +540,11 @@ def sync(src, dst, state_path, skip_list, full=False, link_dest=None):
 			syncer.path(rel)
 	if why is not None or full:
 		t0 = time.monotonic()
-		files = None
+		listing: Optional[List[str]] = None
 		if mode == 'git':
 			out = git(src, 'ls-files', '-z', '-c', '-o', '--exclude-standard')
-			files = zsplit(out) if out is not None else None
-		full_sync(src, dst, skip, files, link_dest)
+			listing = zsplit(out) if out is not None else None
+		full_sync(src, dst, skip, listing, link_dest)
 		save_state(state_path, state)
 		return 'full sync (%s) in %.1f s' % ('asked for' if full else why,
 						   time.monotonic() - t0)
@@ -547,7 +552,7 @@ def sync(src, dst, state_path, skip_list, full=False, link_dest=None):
 	return '%s: %d path(s) synced' % (mode, syncer.touched)
 
 
-def read_list(path):
+def read_list(path: str) -> List[str]:
 	try:
 		with open(path) as f:
 			return [line.rstrip('\n') for line in f if line.strip()]
@@ -555,7 +560,7 @@ def read_list(path):
 		return []
 
 
-def install(stage, dst, src, old_list, new_list):
+def install(stage: str, dst: str, src: str, old_list: str, new_list: str) -> str:
 	"""Puts the staged files into dst; returns a line saying what it did."""
 	new = read_list(new_list)
 	gone = sorted(set(read_list(old_list)) - set(new))
@@ -571,29 +576,6 @@ def install(stage, dst, src, old_list, new_list):
 	copier = Syncer(stage, dst, Skip([]))
 	for rel in new:
 		os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
-		copier._copy(os.path.join(stage, rel), os.path.join(dst, rel))
+		copier.copy(os.path.join(stage, rel), os.path.join(dst, rel))
 	replaced = copier.touched
 	return 'overlay: %d file(s) replaced, %d restored' % (replaced, len(gone))
-
-
-USAGE = """usage: treesync.py sync SRC DST STATE SKIP_LIST
-       treesync.py install STAGE DST SRC OLD_LIST NEW_LIST
-       treesync.py excludes      (what is never synced, as rsync options)"""
-
-
-def main(argv):
-	if len(argv) == 6 and argv[1] == 'sync':
-		full = os.environ.get('IOMMU_KUNIT_SYNC', '') == 'full'
-		print(sync(argv[2], argv[3], argv[4], argv[5], full=full,
-			   link_dest=os.environ.get('IOMMU_KUNIT_LINK_DEST') or None))
-	elif len(argv) == 7 and argv[1] == 'install':
-		print(install(*argv[2:]))
-	elif len(argv) == 2 and argv[1] == 'excludes':
-		print('\n'.join(rsync_excludes()))
-	else:
-		sys.exit(USAGE)
-	return 0
-
-
-if __name__ == '__main__':
-	sys.exit(main(sys.argv))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 """The upstream series, made by git from the overlay (make patches).
 
@@ -16,21 +15,16 @@ each series applies with git am to the base alone, or after the series it
 names, and still applies with git am -3 after an unrelated change upstream
 to a file it touches.
 
-  upstream.py build --top DIR --tree DIR --repo DIR --out DIR [--kernel V]
-  upstream.py check --top DIR --tree DIR --repo DIR --out DIR
-  upstream.py identity
-
-Errors are one "upstream.py: error: ..." line and exit status 2.
+make patches and make patches-check (series.py) call build() and check();
+errors are Error, one line each.
 """
 
-import argparse
 import dataclasses
 import os
 import re
 import shutil
 import subprocess
-import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 SERIES_MAP = 'tools/series.map'
 SERIES_DIR = 'tools/series'
@@ -180,7 +174,7 @@ def read_patch(path: str) -> Tuple[str, str, str]:
 
 def run(cmd: Sequence[str], cwd: Optional[str] = None,
 	env: Optional[Dict[str, str]] = None, check: bool = True,
-	stdin: Optional[str] = None) -> subprocess.CompletedProcess:
+	stdin: Optional[str] = None) -> 'subprocess.CompletedProcess[str]':
 	r = subprocess.run(list(cmd), cwd=cwd, env=env, input=stdin, text=True,
 			   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 	if check and r.returncode:
@@ -407,7 +401,8 @@ def mails_of(d: str) -> List[str]:
 		      if m.endswith('.patch') and m != '0000-cover-letter.patch')
 
 
-def am(repo: str, mails: List[str], three_way: bool = False) -> subprocess.CompletedProcess:
+def am(repo: str, mails: List[str],
+       three_way: bool = False) -> 'subprocess.CompletedProcess[str]':
 	cmd = ['git', 'am', '-q'] + (['-3'] if three_way else []) + mails
 	r = run(cmd, cwd=repo, check=False,
 		env=git_env(('iommu-kunit check', 'check@localhost')))
@@ -445,7 +440,7 @@ def touch_context(repo: str, mail: str) -> Optional[str]:
 
 
 def check(top: str, tree: str, repo: str, made: List[Tuple[Series, str]],
-	  log=print) -> None:
+	  log: Callable[[str], None] = print) -> None:
 	"""Each series applies with git am to the base, after the series it
 	names; and its first patch with git am -3 after an unrelated upstream
 	change to a file it touches (which plain git am refuses)."""
@@ -484,45 +479,3 @@ def check(top: str, tree: str, repo: str, made: List[Tuple[Series, str]],
 		log(f'series {s.name}: git am -3 applies its first patch after an '
 		    f'unrelated change to {path} (plain git am does not)')
 	run(['git', 'checkout', '-q', '-f', BASE_BRANCH], cwd=repo)
-
-
-def main(argv: Sequence[str]) -> int:
-	ap = argparse.ArgumentParser(prog='upstream.py', description=__doc__.split('\n')[0])
-	sub = ap.add_subparsers(dest='cmd', required=True)
-	for name in ('build', 'check'):
-		p = sub.add_parser(name)
-		p.add_argument('--top', required=True)
-		p.add_argument('--tree', required=True, help='the pristine kernel tree')
-		p.add_argument('--repo', required=True, help='the scratch git repository')
-		p.add_argument('--out', required=True, help='where the series go')
-		p.add_argument('--kernel-series', default=None,
-			       help='a backport kernel series (6.12): its deltas too')
-		p.add_argument('--base-desc', default='')
-		p.add_argument('--no-checkpatch', action='store_true')
-	sub.add_parser('identity')
-	args = ap.parse_args(argv)
-	try:
-		if args.cmd == 'identity':
-			print('{} <{}>'.format(*identity()))
-			return 0
-		if args.cmd == 'build':
-			who = identity()
-		else:
-			try:
-				who = identity()
-			except Error:
-				who = ('iommu-kunit series check', 'series-check@localhost')
-		made = build(args.top, args.tree, args.repo, args.out, args.kernel_series,
-			     who, args.base_desc, do_checkpatch=not args.no_checkpatch)
-		for s, d in made:
-			print(f'{d}: {s.name}, {len(mails_of(d))} patches and a cover letter')
-		if args.cmd == 'check':
-			check(args.top, args.tree, args.repo, made)
-	except Error as e:
-		print(f'upstream.py: error: {e}', file=sys.stderr)
-		return 2
-	return 0
-
-
-if __name__ == '__main__':
-	sys.exit(main(sys.argv[1:]))

@@ -1,60 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Unit tests for tools/iommu_kunit.py, the runner's deciding logic (the leg
-# x kernel table, make test's matrix, the legs patches need, the series
-# map, make total's verdict), in the style of the kernel's
-# tools/testing/kunit/kunit_tool_test.py: the module is imported and called
-# directly, on fixtures (kunit.py JSON results, patches as text, a fake
-# checkout in a temporary directory), with no kernel tree, build or
-# download; the one thing it asks the system (is ccache there?) is mocked.
+# Unit tests for tools/iommu_kunit/table.py, the runner's deciding logic
+# (the leg x kernel table, make test's matrix, the legs patches need, the
+# mutants, the series map) and make total (results.py), in the style of
+# the kernel's tools/testing/kunit/kunit_tool_test.py: the module is
+# imported and called directly, on fixtures (kunit.py JSON results,
+# patches as text, a fake checkout in a temporary directory), with no
+# kernel tree, build or download; the one thing it asks the system (is
+# ccache there?) is mocked.
 #
-#   python3 tools/tests/iommu_kunit_py_test.py [-v]
+#   python3 tools/tests/table_test.py [-v]
 
-"""Unit tests for tools/iommu_kunit.py."""
+"""Unit tests for tools/iommu_kunit/table.py."""
 
 import io
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import unittest
 from unittest import mock
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-import iommu_kunit  # noqa: E402
-
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-MODULE = os.path.join(REPO, 'tools', 'iommu_kunit.py')
-
-
-def write(path, text=''):
-	"""Creates file path (and its directories) holding text."""
-	os.makedirs(os.path.dirname(path), exist_ok=True)
-	with open(path, 'w') as f:
-		f.write(text)
-
-
-def kunit_json(suites):
-	"""kunit.py's JSON for suites {name: [status, ...]}."""
-	return json.dumps({'name': 'KUnit Test Group', 'test_cases': [], 'sub_groups': [
-		{'name': name, 'sub_groups': [], 'test_cases': [
-			{'name': f'case{i}', 'status': st} for i, st in enumerate(statuses)]}
-		for name, statuses in suites.items()]})
-
-
-def patch_text(*files, new=()):
-	"""A patch changing files, and creating new (from /dev/null)."""
-	text = 'From: Test <test@example.org>\nSubject: [PATCH] x\n\n---\n'
-	for f in files:
-		text += (f'diff --git a/{f} b/{f}\n--- a/{f}\t2024-01-01\n+++ b/{f}\n'
-			 '@@ -1 +1 @@\n-x\n+y\n')
-	for f in new:
-		text += (f'diff --git a/{f} b/{f}\nnew file mode 100644\n'
-			 f'--- /dev/null\n+++ b/{f}\n@@ -0,0 +1 @@\n+y\n')
-	return text
+from helpers import REPO, kunit_json, patch_text, write
+from iommu_kunit import results
+from iommu_kunit import table as iommu_kunit
+from iommu_kunit.common import UsageError
 
 
 class TmpTestCase(unittest.TestCase):
@@ -73,22 +43,15 @@ class TmpTestCase(unittest.TestCase):
 		write(path, patch_text(*files, new=new))
 		return path
 
-	def cli(self, *args):
-		"""main(args) with --top: (exit status, stdout, stderr)."""
-		out, err = io.StringIO(), io.StringIO()
-		rc = iommu_kunit.main(['--top', self.top, *args], out=out, err=err)
-		return rc, out.getvalue(), err.getvalue()
-
-	def assertBadInput(self, args, *fragments):
-		"""The command exits 2 with one error line naming fragments, and
-		prints nothing else."""
-		rc, out, err = self.cli(*args)
-		self.assertEqual(rc, 2, out + err)
-		self.assertEqual(out, '')
-		self.assertTrue(err.startswith('iommu-kunit: error: '), err)
-		self.assertEqual(err.count('\n'), 1, err)
+	def assertBadInput(self, fn, *fragments):
+		"""fn() raises a UsageError (exit 2) whose one line names
+		fragments."""
+		with self.assertRaises(UsageError) as cm:
+			fn()
+		self.assertEqual(cm.exception.code, 2)
+		self.assertNotIn('\n', str(cm.exception))
 		for fragment in fragments:
-			self.assertIn(fragment, err)
+			self.assertIn(fragment, str(cm.exception))
 
 
 class TableTest(unittest.TestCase):
@@ -104,7 +67,7 @@ class TableTest(unittest.TestCase):
 		self.assertEqual(iommu_kunit.kernel_source('6.12'), 'system')
 		self.assertEqual(iommu_kunit.kernel_source('7.2'), 'sid')
 		self.assertEqual(iommu_kunit.kernel_source('7.3'), 'experimental')
-		with self.assertRaisesRegex(iommu_kunit.Error, "unknown kernel '7.9'"):
+		with self.assertRaisesRegex(UsageError, "unknown kernel '7.9'"):
 			iommu_kunit.kernel_source('7.9')
 
 	def test_matrix_names_only_table_entries(self):
@@ -125,15 +88,20 @@ class TableTest(unittest.TestCase):
 
 	def test_runner_has_no_leg_data(self):
 		"""The runner takes every leg's compiler and arguments from the
-		table: no cross prefix, kunit.py --arch or package list of its
-		own."""
-		with open(os.path.join(REPO, 'tools', 'iommu-kunit')) as f:
-			code = [line for line in f if not line.lstrip().startswith('#')]
-		for data in ('CROSS_COMPILE=', '--cross_compile',
-			     'qemu-system-misc', 'gcc-s390x-linux-gnu',
-			     's390x-linux-gnu-gcc', 'libc6-dev'):
-			with self.subTest(data=data):
-				self.assertEqual([line for line in code if data in line], [])
+		table: no module but table.py has a cross prefix, kunit.py
+		--arch or package list of its own (objdump's s390 objdump, whose
+		command is s390's, apart)."""
+		pkg = os.path.join(REPO, 'tools', 'iommu_kunit')
+		for name in sorted(os.listdir(pkg)):
+			if not name.endswith('.py') or name in ('table.py', 'cli.py'):
+				continue
+			with open(os.path.join(pkg, name)) as f:
+				code = [line for line in f if not line.lstrip().startswith('#')
+					and 'objdump' not in line]
+			for data in ("'CROSS_COMPILE=", '--cross_compile', 'qemu-system-misc',
+				     'gcc-s390x-linux-gnu', "'s390x-linux-gnu-gcc", 'libc6-dev'):
+				with self.subTest(module=name, data=data):
+					self.assertEqual([line for line in code if data in line], [])
 
 
 class TestMatrixTest(unittest.TestCase):
@@ -176,25 +144,20 @@ class TestMatrixTest(unittest.TestCase):
 			self.assertEqual(self.matrix()[-1], '7.4 um')
 			self.assertEqual(self.matrix(kernels='7.4'), ['7.4 um'])
 
-	def test_cli(self):
-		out = io.StringIO()
-		self.assertEqual(iommu_kunit.main(['test-matrix', '--scope', 'ci',
-						   '--legs', 'um patches-check',
-						   '--kernels=7.3 6.12'], out=out), 0)
-		self.assertEqual(out.getvalue(), '7.3 um patches-check\n6.12 um\n')
+	def test_shares(self):
+		self.assertEqual(self.matrix('ci', 'um patches-check', '7.3 6.12'),
+				 ['7.3 um patches-check', '6.12 um'])
 
 	def test_bad_input(self):
-		for args, fragment in ((['--legs', 'arm64'], "unknown leg 'arm64' in LEGS="),
-				       (['--kernels', '5.4'], "unknown kernel '5.4' in KERNELS="),
-				       (['--scope', 'nightly'], "unknown scope 'nightly'"),
-				       (['--legs'], '--legs needs a value'),
-				       (['7.3'], 'expected no positional argument')):
-			with self.subTest(args=args):
-				out, err = io.StringIO(), io.StringIO()
-				rc = iommu_kunit.main(['test-matrix', *args], out=out, err=err)
-				self.assertEqual(rc, 2)
-				self.assertEqual(out.getvalue(), '')
-				self.assertIn(fragment, err.getvalue())
+		cases: list = [({'legs': ['arm64']}, "unknown leg 'arm64' in LEGS="),
+			       ({'kernels': ['5.4']}, "unknown kernel '5.4' in KERNELS="),
+			       ({'scope': 'nightly'}, 'unknown SCOPE=nightly')]
+		for kw, fragment in cases:
+			with self.subTest(kw=kw):
+				with self.assertRaises(UsageError) as cm:
+					iommu_kunit.test_matrix(**kw)
+				self.assertIn(fragment, str(cm.exception))
+				self.assertEqual(cm.exception.code, 2)
 
 
 class LegTest(TmpTestCase):
@@ -212,10 +175,10 @@ class LegTest(TmpTestCase):
 		self.assertEqual(iommu_kunit.packages('um', '6.12'),
 				 common + ['linux-source-6.12'])
 		self.assertEqual(iommu_kunit.packages('um', '7.3'), common)
-		rc, out, _ = self.cli('packages', 's390', '--kernel', '6.12')
-		self.assertEqual(rc, 0)
-		self.assertEqual(out.split()[-3:], ['gcc-s390x-linux-gnu',
-						    'qemu-system-misc', 'linux-source-6.12'])
+		self.assertEqual(iommu_kunit.packages('s390', '6.12')[-3:],
+				 ['gcc-s390x-linux-gnu', 'qemu-system-misc', 'linux-source-6.12'])
+		self.assertEqual(iommu_kunit.packages('selftest'), ['make', 'python3', 'git', 'rsync', 'patch',
+								    'xz-utils', 'python3-mypy', 'shellcheck'])
 
 	def test_compiler(self):
 		self.assertEqual(iommu_kunit.compiler('um', True), 'ccache gcc')
@@ -237,12 +200,11 @@ class LegTest(TmpTestCase):
 				 ['--arch=s390', '--cross_compile=s390x-linux-gnu-'])
 
 	def test_unknown_leg(self):
-		for args in (['packages', 'arm64'], ['leg', 'arm64'],
-			     ['packages', 'um', '--kernel', '5.4']):
-			with self.subTest(args=args):
-				self.assertBadInput(args, 'unknown ')
-		self.assertBadInput(['leg', 'um', '--ccache', '--no-ccache'], 'exclusive')
-		self.assertBadInput(['leg'], 'expected LEG')
+		self.assertBadInput(lambda: iommu_kunit.packages('arm64'), "unknown leg 'arm64'")
+		self.assertBadInput(lambda: iommu_kunit.compiler('arm64', True), "unknown leg")
+		self.assertBadInput(lambda: iommu_kunit.leg_files(self.top, 'arm64', 'suites', ''),
+				    "unknown leg")
+		self.assertBadInput(lambda: iommu_kunit.packages('um', '5.4'), "unknown kernel '5.4'")
 
 	def kunitconfigs(self):
 		"""kunitconfig/ as the project has it: the leg's own fragment, a
@@ -287,39 +249,48 @@ class LegTest(TmpTestCase):
 	def test_leg_without_files(self):
 		self.assertEqual(iommu_kunit.leg_files(self.top, 'x86_64', 'kunitconfig', '6.12'), [])
 
-	def leg_in_bash(self, *args):
-		"""leg's assignments, evaluated by bash: what the runner gets."""
-		rc, out, err = self.cli('leg', *args)
-		self.assertEqual(rc, 0, err)
-		script = (out + 'printf "%s\\n" "$LEG_CC" "${#LEG_MAKE_ARGS[@]}" '
-			  '"${LEG_MAKE_ARGS[@]}" "${#LEG_KUNIT_ARGS[@]}" "${LEG_KUNIT_ARGS[@]}" '
-			  '"${#LEG_KUNITCONFIGS[@]}" "${LEG_KUNITCONFIGS[@]}" "${#LEG_SUITES[@]}"')
-		r = subprocess.run(['bash', '-euc', script], capture_output=True,
-				   text=True, check=True)
-		return r.stdout.splitlines()
-
-	def test_leg_shell(self):
-		"""Values with spaces reach bash as one word each."""
+	def test_leg_decisions(self):
+		"""What a leg's run gets: compiler, make and kunit.py arguments,
+		fragments for the kernel series (values with spaces are one
+		argument each)."""
 		self.kunitconfigs()
-		self.assertEqual(self.leg_in_bash('s390', '--kernel-series', '7.3', '--ccache'), [
-			'ccache s390x-linux-gnu-gcc',
-			'3', 'ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-',
-			'CC=ccache s390x-linux-gnu-gcc',
-			'2', '--arch=s390', '--cross_compile=s390x-linux-gnu-',
-			'0', '0'])
-		self.assertEqual(self.leg_in_bash('um', '--kernel-series', '6.12', '--no-ccache'), [
-			'gcc', '2', 'ARCH=um', 'CC=gcc', '0', '2', self.leg, self.delta, '0'])
+		self.assertEqual(iommu_kunit.make_args('s390', True),
+				 ['ARCH=s390', 'CROSS_COMPILE=s390x-linux-gnu-',
+				  'CC=ccache s390x-linux-gnu-gcc'])
+		self.assertEqual(iommu_kunit.leg_files(self.top, 's390', 'kunitconfig', '7.3'), [])
+		self.assertEqual(iommu_kunit.leg_files(self.top, 'um', 'kunitconfig', '6.12'),
+				 [self.leg, self.delta])
 
 	def test_ccache_when_there(self):
-		"""Without --ccache or --no-ccache, ccache if it is on PATH."""
-		for found, cc in (('/usr/bin/ccache', 'ccache gcc'), (None, 'gcc')):
+		"""Builds use ccache if it is on PATH."""
+		for found, want in (('/usr/bin/ccache', True), (None, False)):
 			with self.subTest(found=found), \
 			     mock.patch('shutil.which', return_value=found) as which:
-				rc, out, _ = self.cli('leg', 'x86_64')
-				self.assertEqual(rc, 0)
-				self.assertIn(f"LEG_CC='{cc}'" if ' ' in cc else f'LEG_CC={cc}',
-					      out.splitlines())
+				self.assertEqual(iommu_kunit.have_ccache(), want)
 				which.assert_called_once_with('ccache')
+
+	def test_expected_suites_and_suite_glob(self):
+		"""SUITE= must select one of the leg's suites on the kernel
+		series (its own .suites, then the series'); iommu_kmemleak is no
+		KUnit suite."""
+		write(self.path('kunitconfig', 'um.suites'), '# um\niommu_map\nkunit_script\n')
+		write(self.path('kunitconfig', 'x86_64.suites'), 'iommu_dma\niommu_kmemleak\n')
+		write(self.path('kunitconfig', 'mainline', 'um.suites'), 'iommu_map_pt\n')
+		write(self.path('kunitconfig', '6.12', 'um.kunitconfig'), '')
+		self.assertEqual(iommu_kunit.expected_suites(self.top, 'um', '7.3'),
+				 ['iommu_map', 'kunit_script', 'iommu_map_pt'])
+		self.assertEqual(iommu_kunit.check_suite_glob(self.top, 'um', '7.3', 'iommu_map*'),
+				 ['iommu_map', 'iommu_map_pt'])
+		self.assertEqual(iommu_kunit.check_suite_glob(self.top, 'um', '7.3',
+							      'kunit_script.kunit_script_test_nth'),
+				 ['kunit_script'])
+		self.assertBadInput(lambda: iommu_kunit.check_suite_glob(self.top, 'um', '6.12',
+									 'iommu_map_pt'),
+				    'SUITE=iommu_map_pt selects no suite of leg um on kernel 6.12',
+				    'its suites: iommu_map kunit_script')
+		self.assertBadInput(lambda: iommu_kunit.check_suite_glob(self.top, 'x86_64', '7.3',
+									 'iommu_kmemleak'),
+				    'selects no suite of leg x86_64')
 
 
 KUNIT_PY_7X = ("""	parser.add_argument('--json',
@@ -335,8 +306,8 @@ KUNIT_PY_7X = ("""	parser.add_argument('--json',
 KUNIT_PY_612 = KUNIT_PY_7X.split("\tparser.add_argument('--junit'")[0]
 
 
-class RunVarsTest(TmpTestCase):
-	"""make run's answers in one start, and the JUnit mode."""
+class JunitModeTest(TmpTestCase):
+	"""How a tree's kunit.py gives JUnit XML."""
 
 	def kunit_py(self, tree, text):
 		path = self.path(tree, 'tools', 'testing', 'kunit', 'kunit.py')
@@ -346,43 +317,8 @@ class RunVarsTest(TmpTestCase):
 	def test_junit_mode(self):
 		self.assertEqual(iommu_kunit.junit_mode(self.kunit_py('a', KUNIT_PY_7X)), 'kunit')
 		self.assertEqual(iommu_kunit.junit_mode(self.kunit_py('b', KUNIT_PY_612)), 'convert')
-		self.assertEqual(self.cli('junit-mode', self.kunit_py('a', KUNIT_PY_7X)),
-				 (0, 'kunit\n', ''))
-		self.assertBadInput(['junit-mode', self.path('nope.py')], 'nope.py')
-		self.assertBadInput(['junit-mode'], 'expected KUNIT_PY')
-
-	def test_run_vars(self):
-		"""The table's, packages' and leg's answers, and the JUnit mode
-		of the tree in the cache if it is there."""
-		kp = self.kunit_py(os.path.join('cache', 'linux-source-6.12'), KUNIT_PY_612)
-		rc, out, err = self.cli('run-vars', '--leg', 'um', '--cache', self.path('cache'),
-					'--no-ccache')
-		self.assertEqual(rc, 0, err)
-		_, table, _ = self.cli('table')
-		_, leg, _ = self.cli('leg', 'um', '--kernel-series', '6.12', '--no-ccache')
-		_, pkgs, _ = self.cli('packages', 'um', '--kernel', '6.12')
-		self.assertEqual(out, table + f"LEG_PACKAGES='{pkgs.strip()}'\n" + leg +
-				 f'JUNIT_MODE=convert\nJUNIT_MODE_FOR={kp}\n')
-		# 7.3: not unpacked yet (no JUnit mode); a KDIR: no linux-source.
-		rc, out, _ = self.cli('run-vars', '--leg', 'um', '--kernel', '7.3',
-				      '--cache', self.path('cache'), '--ccache')
-		self.assertNotIn('JUNIT_MODE', out)
-		kp = self.kunit_py('kdir', KUNIT_PY_7X)
-		rc, out, _ = self.cli('run-vars', '--leg', 's390', '--kdir', self.path('kdir'),
-				      '--kernel-series', '7.4', '--ccache')
-		self.assertEqual(rc, 0)
-		self.assertNotIn('linux-source', out)
-		self.assertEqual(out.splitlines()[-2:], ['JUNIT_MODE=kunit', f'JUNIT_MODE_FOR={kp}'])
-		# Without --leg: the table alone.
-		self.assertEqual(self.cli('run-vars'), self.cli('table'))
-
-	def test_bad_input(self):
-		self.assertBadInput(['run-vars', '--leg', 'arm64'], "unknown leg 'arm64'")
-		self.assertBadInput(['run-vars', '--leg', 'um', '--kernel', '5.4'], "unknown kernel")
-		self.assertBadInput(['run-vars', '--leg', 'um', '--kdir', '/x'], 'needs --kernel-series')
-		self.assertBadInput(['run-vars', '--leg', 'um', '--kdir', '/x', '--kernel', '7.3'],
-				    'exclusive')
-		self.assertBadInput(['run-vars', '--kernel', '7.3'], 'go with --leg')
+		with self.assertRaises(OSError):
+			iommu_kunit.junit_mode(self.path('nope.py'))
 
 
 class MutantsTest(TmpTestCase):
@@ -421,8 +357,8 @@ class MutantsTest(TmpTestCase):
 				 ['tools/mutants/um/6.12/01-a.patch',
 				  'tools/mutants/um/6.12/03-c.patch'])
 		self.assertEqual(mutants('um', '7.3', '*zz*'), [])
-		self.assertEqual(self.cli('mutants', 's390', '--kernel-series', '6.12'),
-				 (0, 'tools/mutants/shared/both.patch\n', ''))
+		self.assertEqual(iommu_kunit.mutants(self.top, 's390', '6.12'),
+				 ['tools/mutants/shared/both.patch'])
 
 	def test_ci_scope(self):
 		"""SCOPE=ci: only the mutants whose header's CI: line names the
@@ -436,9 +372,8 @@ class MutantsTest(TmpTestCase):
 		# Named by CI: but not by Legs: is not the leg's.
 		self.assertEqual(ci('x86_64', '7.3'), [])
 		self.assertEqual(ci('s390', '7.3'), [])
-		self.assertEqual(self.cli('mutants', 'um', '--kernel-series', '7.3',
-					  '--scope', 'ci', '--mutants', '*both*'),
-				 (0, 'tools/mutants/shared/both.patch\n', ''))
+		self.assertEqual(iommu_kunit.mutants(self.top, 'um', '7.3', '*both*', 'ci'),
+				 ['tools/mutants/shared/both.patch'])
 		self.assertEqual(iommu_kunit.mutant_header(
 			self.path('tools', 'mutants', 'shared', 'both.patch')),
 			{'Legs': ['um', 's390'], 'CI': ['um', 'x86_64']})
@@ -449,12 +384,11 @@ class MutantsTest(TmpTestCase):
 			path = self.path('m.patch')
 			write(path, text)
 			return iommu_kunit.mutant_kmemleak(path)
-		self.assertEqual(kmemleak('Oracle: kmemleak\nCI: x86_64\nLeaks.\n--- a/x\n'), 'on')
-		self.assertEqual(kmemleak('CI: x86_64\nLeaks.\n--- a/x\n'), 'off')
+		self.assertTrue(kmemleak('Oracle: kmemleak\nCI: x86_64\nLeaks.\n--- a/x\n'))
+		self.assertFalse(kmemleak('CI: x86_64\nLeaks.\n--- a/x\n'))
 		# A mention, or a line of the patch itself, is not the header's.
-		self.assertEqual(kmemleak('Seen by Oracle: kmemleak too.\n--- a/x\n'), 'off')
-		self.assertEqual(kmemleak('--- a/x\n+++ b/x\nOracle: kmemleak\n'), 'off')
-		self.assertEqual(self.cli('mutant-kmemleak', self.path('m.patch')), (0, 'off\n', ''))
+		self.assertFalse(kmemleak('Seen by Oracle: kmemleak too.\n--- a/x\n'))
+		self.assertFalse(kmemleak('--- a/x\n+++ b/x\nOracle: kmemleak\n'))
 
 	def test_legs(self):
 		"""A leg with mutants of its own or shared ones, on any kernel,
@@ -470,18 +404,20 @@ class MutantsTest(TmpTestCase):
 		os.unlink(self.path('tools', 'mutants', 'x86_64', '6.12', '01-x.patch'))
 		os.unlink(self.path('tools', 'mutants', 'shared', 'x86.patch'))
 		os.unlink(self.path('kunitconfig', 's390.kunitconfig'))
-		self.assertEqual(self.cli('mutant-legs', '--scope', 'ci'), (0, 'um run\n', ''))
+		self.assertEqual(iommu_kunit.mutant_legs(self.top, scope='ci'), [('um', 'run')])
 		# Not a prefix: "Legs: s390" is not s39's (and no leg is).
 		self.assertFalse(iommu_kunit.leg_has_mutants(self.top, 's39'))
 		self.assertFalse(iommu_kunit.leg_has_mutants(self.top, 'x86_64'))
 
 	def test_bad_input(self):
-		self.assertBadInput(['mutants', 'arm64', '--kernel-series', '7.3'], "unknown leg")
-		self.assertBadInput(['mutants', 'um'], '--kernel-series S is required')
-		self.assertBadInput(['mutant-legs', '--legs', 'um arm64'], "unknown leg 'arm64'")
-		self.assertBadInput(['mutant-legs', '--scope', 'nightly'], 'unknown scope')
-		self.assertBadInput(['mutants', 'um', '--kernel-series', '7.3', '--scope', 'all'],
-				    'unknown scope')
+		self.assertBadInput(lambda: iommu_kunit.mutants(self.top, 'arm64', '7.3'),
+				    "unknown leg")
+		self.assertBadInput(lambda: iommu_kunit.mutant_legs(self.top, ['um', 'arm64']),
+				    "unknown leg 'arm64'")
+		self.assertBadInput(lambda: iommu_kunit.mutant_legs(self.top, scope='nightly'),
+				    'unknown SCOPE=nightly')
+		self.assertBadInput(lambda: iommu_kunit.mutants(self.top, 'um', '7.3', scope='all'),
+				    'unknown SCOPE=all')
 
 
 class PatchLegsTest(TmpTestCase):
@@ -498,8 +434,6 @@ class PatchLegsTest(TmpTestCase):
 		self.assertEqual(iommu_kunit.patch_files([p]), [
 			'drivers/iommu/Kconfig', 'drivers/iommu/iommu.c',
 			'drivers/iommu/tests/new.c'])
-		rc, out, _ = self.cli('patch-files', p)
-		self.assertEqual((rc, out.split()[0]), (0, 'drivers/iommu/Kconfig'))
 
 	def test_presubmit(self):
 		cases = [
@@ -528,8 +462,7 @@ class PatchLegsTest(TmpTestCase):
 		given; a file no leg names needs each of them."""
 		p = self.patch('p', 'mm/page_alloc.c')
 		self.assertEqual(iommu_kunit.legs_for_patches([p], ['um']), ['um'])
-		rc, out, _ = self.cli('legs-for-patches', '--legs', 's390 um', p)
-		self.assertEqual((rc, out), (0, 's390 um\n'))
+		self.assertEqual(iommu_kunit.legs_for_patches([p], ['s390', 'um']), ['s390', 'um'])
 
 	def test_bisect(self):
 		cases = [
@@ -544,8 +477,7 @@ class PatchLegsTest(TmpTestCase):
 				self.assertEqual(iommu_kunit.legs_to_build(self.patch('p', *files)), legs)
 		p = self.patch('p', 'drivers/iommu/s390-iommu.c')
 		self.assertEqual(iommu_kunit.legs_to_build(p, 'ci'), [])
-		self.assertEqual(self.cli('legs-to-build', '--scope', 'ci', p), (0, '\n', ''))
-		self.assertEqual(self.cli('legs-to-build', '--scope', '', p), (0, 'um s390\n', ''))
+		self.assertEqual(iommu_kunit.legs_to_build(p, ''), ['um', 's390'])
 
 	def test_new_leg_is_one_entry(self):
 		"""A leg added to the table with its triggers is what a patch of
@@ -562,13 +494,12 @@ class PatchLegsTest(TmpTestCase):
 					  'CC=aarch64-linux-gnu-gcc'])
 
 	def test_bad_input(self):
-		self.assertBadInput(['legs-for-patches'], 'no patch given')
-		self.assertBadInput(['legs-for-patches', '--legs', 'arm64',
-				     self.patch('p', 'x')], "unknown leg 'arm64'")
-		self.assertBadInput(['legs-to-build'], 'expected one PATCH')
-		self.assertBadInput(['patch-files'], 'no patch given')
-		self.assertBadInput(['patch-files', self.path('nonexistent.patch')],
-				    'nonexistent.patch', 'No such file')
+		self.assertBadInput(lambda: iommu_kunit.legs_for_patches([]), 'no patch given')
+		self.assertBadInput(lambda: iommu_kunit.legs_for_patches([self.patch('p', 'x')],
+									 ['arm64']),
+				    "unknown leg 'arm64'")
+		with self.assertRaises(FileNotFoundError):
+			iommu_kunit.patch_files([self.path('nonexistent.patch')])
 
 
 class SeriesMapTest(TmpTestCase):
@@ -595,7 +526,7 @@ class SeriesMapTest(TmpTestCase):
 	def test_good(self):
 		self.assertEqual(iommu_kunit.overlay_new_files(self.top), [
 			'drivers/iommu/fake.c', 'drivers/iommu/tests/t.c', 'include/linux/h.h'])
-		self.assertEqual(self.cli('check-series-map'), (0, '', ''))
+		iommu_kunit.check_series_map(self.top)
 
 	def test_this_checkout(self):
 		"""The project's own map is right."""
@@ -603,29 +534,29 @@ class SeriesMapTest(TmpTestCase):
 
 	def test_file_missing(self):
 		write(self.path('lib', 'new.c'), '\n')
-		self.assertBadInput(['check-series-map'],
+		self.assertBadInput(lambda: iommu_kunit.check_series_map(self.top),
 				    'tools/series.map lists lib/new.c 0 times')
 
 	def test_file_twice(self):
 		self.map('0001\tinclude/linux/h.h drivers/iommu/fake.c\n'
 			 '0002\tdrivers/iommu/fake.c drivers/iommu/tests/t.c\n')
-		self.assertBadInput(['check-series-map'],
+		self.assertBadInput(lambda: iommu_kunit.check_series_map(self.top),
 				    'lists drivers/iommu/fake.c 2 times',
 				    'under the patch that adds it')
 
 	def test_unknown_patch(self):
 		self.map('0001\tinclude/linux/h.h\n'
 			 '0002\tdrivers/iommu/fake.c\n0007\tdrivers/iommu/tests/t.c\n')
-		self.assertBadInput(['check-series-map'], 'names patch 0007, which '
+		self.assertBadInput(lambda: iommu_kunit.check_series_map(self.top), 'names patch 0007, which '
 				    'drivers/iommu/patches/ does not have')
 
 	def test_malformed(self):
 		self.map('include/linux/h.h 0001\n')
-		self.assertBadInput(['check-series-map'], 'tools/series.map:3: malformed line')
+		self.assertBadInput(lambda: iommu_kunit.check_series_map(self.top), 'tools/series.map:3: malformed line')
 
 	def test_no_map(self):
 		os.remove(self.path('tools', 'series.map'))
-		self.assertBadInput(['check-series-map'], 'tools/series.map: cannot read it')
+		self.assertBadInput(lambda: iommu_kunit.check_series_map(self.top), 'tools/series.map: cannot read it')
 
 
 class TotalTest(TmpTestCase):
@@ -648,8 +579,10 @@ class TotalTest(TmpTestCase):
 		      kunit_json(suites) if isinstance(suites, dict) else suites)
 
 	def total(self, legs='', kernels='', scope='ci'):
-		return self.cli('total', '--results', self.results, '--scope', scope,
-				'--legs', legs, '--kernels', kernels)
+		out, err = io.StringIO(), io.StringIO()
+		rc = results.total(self.top, self.results, scope, legs.split(), kernels.split(),
+				   out=out, err=err)
+		return rc, out.getvalue(), err.getvalue()
 
 	def test_pass(self):
 		rc, out, _ = self.total('um x86_64', '7.3 6.12')
@@ -684,7 +617,7 @@ class TotalTest(TmpTestCase):
 
 	def test_suite_missing(self):
 		"""7.3's UML leg expects mainline's iommu_map_pt too; the reason
-		goes to stderr, as check-results.py says it."""
+		goes to stderr, as make run's check says it."""
 		self.put('7.3', 'um', {'iommu_map': ['PASS']})
 		rc, out, err = self.total('um', '7.3')
 		self.assertEqual(rc, 1)
@@ -711,38 +644,23 @@ class TotalTest(TmpTestCase):
 		self.assertIn('make total: PASS, 1 legs', out)
 
 	def test_nothing_to_total(self):
-		self.assertBadInput(['total', '--results', self.results, '--scope', 'ci',
-				     '--legs', 's390', '--kernels', '7.2'],
+		self.assertBadInput(lambda: self.total('s390', '7.2'),
 				    'nothing to total', 'LEGS=s390', '(SCOPE=ci)')
-		self.assertBadInput(['total'], '--results DIR is required')
 
 
-class CliTest(TmpTestCase):
-	"""The command line: the table for bash, and bad input."""
-
-	def test_table_in_bash(self):
-		r = subprocess.run([sys.executable, MODULE, 'table'], capture_output=True,
-				   text=True, check=True)
-		script = ('declare -A KERNEL_SOURCE=()\n' + r.stdout +
-			  'echo "$ALL_LEGS|$ALL_KERNELS|$DEFAULT_KERNEL|$MAINLINE_SERIES|'
-			  '${KERNEL_SOURCE[6.12]} ${KERNEL_SOURCE[7.2]} ${KERNEL_SOURCE[7.3]}"')
-		out = subprocess.run(['bash', '-euc', script], capture_output=True,
-				     text=True, check=True).stdout
-		self.assertEqual(out, 'um x86_64 s390|6.12 7.2 7.3|6.12|7.3|'
-				 'system sid experimental\n')
+class KernelTest(unittest.TestCase):
+	"""Where each kernel comes from, and kernel series."""
 
 	def test_kernel_source(self):
-		self.assertEqual(self.cli('kernel-source', '7.3'), (0, 'experimental\n', ''))
-		self.assertBadInput(['kernel-source', '5.4'], "unknown kernel '5.4'",
-				    'use one of: 6.12 7.2 7.3')
+		self.assertEqual(iommu_kunit.kernel_source('7.3'), 'experimental')
+		with self.assertRaises(UsageError) as cm:
+			iommu_kunit.kernel_source('5.4')
+		self.assertIn("unknown kernel '5.4': use one of: 6.12 7.2 7.3", str(cm.exception))
 
-	def test_bad_command_line(self):
-		self.assertBadInput([], 'no subcommand')
-		self.assertBadInput(['frobnicate'], "unknown subcommand 'frobnicate'")
-		self.assertBadInput(['table', '--bogus'], 'unknown option --bogus')
-		self.assertBadInput(['table', 'extra'], 'expected no argument')
-		rc, _, err = self.cli('--top')
-		self.assertEqual(rc, 2)
+	def test_kernel_series(self):
+		for kver, series in (('7.3.0', '7.3'), ('6.12.117', '6.12'), ('7.2.9', '7.2')):
+			with self.subTest(kver=kver):
+				self.assertEqual(iommu_kunit.kernel_series(kver), series)
 
 
 if __name__ == '__main__':
