@@ -46,6 +46,8 @@ VARIABLES: Dict[str, Tuple[str, str]] = {
 	'SCOPE': ('--scope', 'ci: what .ci/run runs'),
 	'N': ('--n', 'make flake: how many runs (a positive integer, default 20)'),
 	'MUTANTS': ('--mutants', 'make mutate: a glob of mutant file names (must match one)'),
+	'CONFIGS': ('--configs', 'make buildcheck: a glob of configuration and run names '
+		    '(must match one)'),
 	'PATCHES': ('--patches', 'make presubmit: a patch file, or a directory of *.patch'),
 	'PATCH_DIR': ('--patch-dir', 'make patches: where the series goes'),
 	'REFRESH': ('--refresh', 'make fetch: 1 asks Debian for a newer version of KERNEL='),
@@ -97,8 +99,9 @@ COMMANDS: Dict[str, Command] = {
 			   ('PATCH_DIR',) + TREE, False, 'series_cmd'),
 	'patches-check': Command('git am on a clean tree, a build after each patch, bare '
 				 'kunit.py', TREE + ('SCOPE',), False, 'series_cmd'),
-	'buildcheck': Command('(not implemented yet) build checks of the series',
-			      ('ARCH',) + TREE, False, 'buildcheck'),
+	'buildcheck': Command("the series as build bots and KernelCI meet it: configurations "
+			      "built (W=1, modules, sparse, clang, other arches) and runs",
+			      ('SCOPE', 'CONFIGS'), False, 'buildcheck'),
 	'selftest': Command("the runner's own unit tests, mypy --strict and shellcheck",
 			    (), False, 'selftest'),
 }
@@ -190,6 +193,7 @@ class Opts(NamedTuple):
 	scope: str = ''
 	n: int = 20
 	mutants: str = ''
+	configs: str = ''
 	patches: str = ''
 	patch_dir: str = ''
 	refresh: bool = False
@@ -323,7 +327,8 @@ def parse(argv: Sequence[str], environ: Optional[Dict[str, str]] = None) -> Opts
 		refresh = var('REFRESH') == '1'
 	return Opts(command=ns.command, arch=arch, kernel=kernel, kdir=kdir,
 		    suite=var('SUITE'), legs=legs, kernels=kernels, scope=scope, n=n,
-		    mutants=var('MUTANTS'), patches=var('PATCHES'), patch_dir=var('PATCH_DIR'),
+		    mutants=var('MUTANTS'), configs=var('CONFIGS'), patches=var('PATCHES'),
+		    patch_dir=var('PATCH_DIR'),
 		    refresh=refresh, kunit=kunit, given=tuple(given))
 
 

@@ -82,7 +82,8 @@ def note(msg: str) -> None:
 BUILD_ENV_DROPPED = ('ARCH', 'CROSS_COMPILE', 'KBUILD_OUTPUT', 'LLVM',
 		     'MAKEFLAGS', 'MFLAGS', 'MAKEOVERRIDES', 'MAKELEVEL',
 		     'GNUMAKEFLAGS', 'KERNEL', 'KDIR', 'SUITE', 'KUNIT_ARGS', 'LEGS',
-		     'KERNELS', 'SCOPE', 'N', 'MUTANTS', 'PATCHES', 'PATCH_DIR', 'REFRESH')
+		     'KERNELS', 'SCOPE', 'N', 'MUTANTS', 'CONFIGS', 'PATCHES', 'PATCH_DIR',
+		     'REFRESH')
 
 
 class Context:

@@ -24,6 +24,9 @@ COMMON_PACKAGES: Tuple[str, ...] = (
 # coverage's (its leg's come on top, from that leg).
 EXTRA_PACKAGES: Dict[str, Tuple[str, ...]] = {
 	'coverage': ('lcov',),
+	# make buildcheck: sparse, clang (6.12), and what checkpatch's SPDX check
+	# runs (Debian's python3 with ply and git).
+	'buildcheck': ('sparse', 'clang', 'lld', 'python3-ply', 'python3-git'),
 }
 
 # What make selftest needs, and no more (it runs first, on a machine that
@@ -79,6 +82,38 @@ LEGS: Dict[str, Leg] = {
 			  'arch/s390/*',
 			  'include/linux/iommu-sync-map.h')),
 }
+
+# Architectures make buildcheck builds that are no leg: never booted.
+BUILD_ONLY: Dict[str, Leg] = {
+	'arm64': Leg(
+		kunit_arch='arm64', cc='aarch64-linux-gnu-gcc',
+		cross_compile='aarch64-linux-gnu-',
+		packages=('libelf-dev', 'libssl-dev', 'gcc-aarch64-linux-gnu'),
+		triggers=()),
+}
+
+# kunit.py's options that say which architecture it builds for.
+KUNIT_ARCH_OPTIONS = ('--arch', '--cross_compile')
+
+
+def build_spec(arch: str) -> Leg:
+	"""A leg's, or a build-only architecture's, compiler and packages."""
+	if arch in BUILD_ONLY:
+		return BUILD_ONLY[arch]
+	return LEGS[check_leg(arch)]
+
+
+def build_make_args(arch: str, ccache: bool, llvm: bool = False) -> List[str]:
+	"""The kernel make's ARCH=, CROSS_COMPILE=, CC= (or LLVM=1) for a build of
+	arch (make buildcheck)."""
+	spec = build_spec(arch)
+	if llvm:
+		return [f'ARCH={arch}', 'LLVM=1']
+	args = [f'ARCH={arch}']
+	if spec.cross_compile:
+		args.append(f'CROSS_COMPILE={spec.cross_compile}')
+	return args + [f'CC=ccache {spec.cc}' if ccache else f'CC={spec.cc}']
+
 
 # Not a leg, but a part of make test's matrix: the series applies with git
 # am on a clean tree, bisects and runs with bare kunit.py.

@@ -487,9 +487,10 @@ class SmallCommandsTest(CommandTestCase):
 		self.assertEqual(read(f), 'int a;\n')
 		self.assertEqual(os.listdir(os.path.join(self.cache, 'bench', 'orig')), [])
 
-	def test_buildcheck_stub(self) -> None:
-		rc, out, _ = self.run_cmd(buildcheck, 'buildcheck')
-		self.assertEqual((rc, out), (2, 'make buildcheck: not implemented yet\n'))
+	def test_buildcheck_checks_its_glob_first(self) -> None:
+		with self.assertRaisesRegex(UsageError, 'CONFIGS=nope names no configuration'):
+			self.run_cmd(buildcheck, 'buildcheck', 'CONFIGS=nope')
+		self.assertEqual(self.legs_run, [])
 
 	def test_fetch_prints_the_version(self) -> None:
 		t = fake_tree(self.tmp)._replace(pkgver='7.3~rc7-1~exp1', src='/c/linux-source-7.3')
