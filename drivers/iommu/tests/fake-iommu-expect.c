@@ -225,10 +225,7 @@ static __printf(2, 3) void fake_report(struct kunit *test, const char *fmt, ...)
  * @domain: a paging domain of the fake driver
  *
  * This check runs by itself when a fake domain is freed, against the test
- * running at that moment. generic_pt's table cannot be listed: on a
- * generic_pt domain the check looks at every range the core mapped, and
- * unmaps what is left (straight through generic_pt, so that the core's
- * accounting of mappings does not see it).
+ * running at that moment.
  *
  * Return: true if nothing is mapped.
  */
@@ -236,17 +233,9 @@ bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
 	unsigned long pages;
-	size_t left;
 
 	if (!fd)
 		return true;
-	if (fake_iommu_is_pt(domain)) {
-		left = fake_iommu_pt_mapped(domain, true);
-		if (!left)
-			return true;
-		fake_report(test, "%zu bytes still mapped in the domain", left);
-		return false;
-	}
 	pages = fake_iommu_mapped_pages(domain, 0, 0);
 	if (!pages)
 		return true;

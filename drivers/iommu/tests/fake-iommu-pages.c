@@ -18,6 +18,7 @@
 #include <trace/events/kmem.h>
 
 #include "fake-iommu.h"
+#include "fake-iommu-pages.h"
 
 #define PAGE_EVENTS_MAX	2048
 

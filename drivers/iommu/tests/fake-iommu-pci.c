@@ -18,6 +18,7 @@
 #include <linux/swiotlb.h>
 
 #include "fake-iommu-priv.h"
+#include "fake-iommu-pci.h"
 
 /*
  * A PCI host bridge of its own for each fake PCI function: no window, no

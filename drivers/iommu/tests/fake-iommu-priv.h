@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Internals the fake IOMMU driver's files share (fake-iommu.c, the driver;
- * fake-iommu-pt.c, its generic_pt backing; fake-iommu-pci.c, its untrusted
- * PCI function; fake-iommu-test.c and fake-iommu-expect.c, what tests use).
- * Tests use fake-iommu.h only.
+ * fake-iommu-test.c and fake-iommu-expect.c, what tests use).
+ * Tests never include it.
  */
 #ifndef __FAKE_IOMMU_PRIV_H
 #define __FAKE_IOMMU_PRIV_H
@@ -13,9 +12,6 @@
 #include <linux/list.h>
 #include <linux/spinlock.h>
 #include <linux/xarray.h>
-#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
-#include <linux/generic_pt/iommu.h>
-#endif
 
 #include "fake-iommu.h"
 #include "fake-iommu-shadow.h"
@@ -23,24 +19,9 @@
 #define FAKE_IOMMU_LOG_SIZE	512
 
 struct fake_iommu_domain {
-	union {
-		struct iommu_domain domain;
-#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
-		/* With opts.generic_pt, generic_pt's table replaces ptes. */
-		struct pt_iommu_amdv1 amdv1;
-#endif
-	};
+	struct iommu_domain domain;
 	/* Attached fake devices; changes under the lock, walked under RCU. */
 	struct list_head devices;
-#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
-	/* With opts.generic_pt: its top-of-table lock, */
-	spinlock_t top_lock;
-	/* its table's ops, with map_range wrapped, and the ones wrapped, */
-	struct pt_iommu_ops pt_ops;
-	const struct pt_iommu_ops *pt_base_ops;
-	/* and the ranges it mapped, as a count of granules by first granule. */
-	struct xarray pt_ranges;
-#endif
 	/* Protects everything below, map_pages may run in atomic context. */
 	spinlock_t lock;
 	struct xarray ptes;
@@ -59,7 +40,7 @@ struct fake_iommu_domain {
 };
 
 struct fake_iommu_dev {
-	/* &own_dev, or the fake PCI function's (opts.untrusted_pci) */
+	/* &own_dev */
 	struct device *dev;
 	/* Its index in the fake's list of devices. */
 	u32 id;
@@ -68,10 +49,8 @@ struct fake_iommu_dev {
 	/* The fake paging domain the device is attached to, if any. */
 	struct fake_iommu_domain *domain;
 	struct list_head domain_node;
-	/* The device, when it is on the fake IOMMU's own bus. */
+	/* The device, on the fake IOMMU's own bus. */
 	struct device own_dev;
-	/* The fake PCI function's host bridge, with opts.untrusted_pci. */
-	struct fake_iommu_pci_host *pci_host;
 };
 
 /* The fake IOMMU, registered with the core for its own bus. */
@@ -98,48 +77,5 @@ unsigned long fake_iommu_first_mapped(struct fake_iommu_domain *fd);
  * test layer.
  */
 extern void (*fake_iommu_domain_free_hook)(struct iommu_domain *domain);
-
-/* generic_pt backing (fake-iommu-pt.c), with IOMMU_PT_AMDV1 built in */
-#if IS_BUILTIN(CONFIG_IOMMU_PT_AMDV1)
-int fake_iommu_pt_init(struct fake_iommu_domain *fd);
-bool fake_iommu_is_pt(struct iommu_domain *domain);
-size_t fake_iommu_pt_mapped(struct iommu_domain *domain, bool unmap);
-void fake_iommu_pt_deinit(struct fake_iommu_domain *fd);
-#else
-static inline int fake_iommu_pt_init(struct fake_iommu_domain *fd)
-{
-	return -EOPNOTSUPP;
-}
-
-static inline bool fake_iommu_is_pt(struct iommu_domain *domain)
-{
-	return false;
-}
-
-static inline size_t fake_iommu_pt_mapped(struct iommu_domain *domain,
-					  bool unmap)
-{
-	return 0;
-}
-
-static inline void fake_iommu_pt_deinit(struct fake_iommu_domain *fd)
-{
-}
-#endif
-
-/* The untrusted PCI function (fake-iommu-pci.c), on x86 with PCI */
-#if IS_ENABLED(CONFIG_PCI) && defined(CONFIG_X86)
-int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev);
-void fake_iommu_pci_host_remove(struct fake_iommu_pci_host *host);
-#else
-static inline int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev)
-{
-	return -EOPNOTSUPP;
-}
-
-static inline void fake_iommu_pci_host_remove(struct fake_iommu_pci_host *host)
-{
-}
-#endif
 
 #endif /* __FAKE_IOMMU_PRIV_H */

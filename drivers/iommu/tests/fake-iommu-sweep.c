@@ -19,6 +19,7 @@
 #include <linux/uaccess.h>
 
 #include "fake-iommu.h"
+#include "fake-iommu-sweep.h"
 
 /*
  * The knobs iommufd_fail_nth sets, so that current->fail_nth reaches every

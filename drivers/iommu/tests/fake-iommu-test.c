@@ -28,9 +28,7 @@ KUNIT_DEFINE_ACTION_WRAPPER(fake_iommu_dev_destroy_action,
  * with the fake driver (and never with another IOMMU driver registered in
  * the same kernel), puts it in a group of its own and attaches the default
  * domain the core picks for it. The test fails if any of that does not
- * happen. It is skipped, with the reason, if the kernel cannot make an
- * untrusted PCI function, or if swiotlb will not bounce for one and count
- * its slots.
+ * happen.
  *
  * Return: the device.
  */
@@ -38,10 +36,7 @@ struct device *fake_iommu_add_device(struct kunit *test,
 				     const struct fake_iommu_dev_opts *opts)
 {
 	struct device *dev = fake_iommu_dev_create(opts);
-	const char *missing;
 
-	if (PTR_ERR_OR_ZERO(dev) == -EOPNOTSUPP)
-		kunit_skip(test, "fake-iommu: no fake PCI host bridge on this architecture");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, dev,
 					 "fake-iommu: adding a device failed");
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
@@ -53,11 +48,6 @@ struct device *fake_iommu_add_device(struct kunit *test,
 	KUNIT_ASSERT_NOT_NULL_MSG(test, iommu_get_domain_for_dev(dev),
 				  "fake-iommu: %s has no default domain",
 				  dev_name(dev));
-	if (opts && opts->untrusted_pci) {
-		missing = fake_iommu_swiotlb_missing(dev);
-		if (missing)
-			kunit_skip(test, "fake-iommu: %s", missing);
-	}
 	return dev;
 }
 EXPORT_SYMBOL_NS_GPL(fake_iommu_add_device, "IOMMU_FAKE");

@@ -5,16 +5,13 @@
  * A real struct iommu_device, registered with the IOMMU core on a bus of its
  * own, so that the devices tests put on that bus are probed, grouped and
  * given default domains by the real core, exactly as a hardware driver's
- * devices are. A test may ask for an untrusted PCI function instead, on a
- * fake PCI host bridge, for dma-iommu's swiotlb paths (fake-iommu-pci.c).
- * Either kind is added with iommu_mock_device_add(), so its fwspec names the
- * fake IOMMU and no other driver ever probes it.
+ * devices are. They are added with iommu_mock_device_add(), so their
+ * fwspec names the fake IOMMU and no other driver ever probes them.
  *
  * Its paging domains keep an honest page table (an xarray from IOVA granule
  * to physical address, page size and prot), record every call the core
  * makes into them, and fail map_pages and iotlb_sync_map calls as a test
- * scripts; or, on request, keep their table in generic_pt's AMDv1 format
- * (fake-iommu-pt.c).
+ * scripts.
  *
  * Its iotlb_sync_map runs the same logic as s390's, iommu_sync_map_refresh(),
  * with a fake RPCIT per attached device. Behind that RPCIT sits a model of a
@@ -541,7 +538,6 @@ void fake_iommu_domain_free(struct iommu_domain *domain)
 	xa_for_each(&fd->tables, index, table)
 		free_page((unsigned long)table);
 	xa_destroy(&fd->tables);
-	fake_iommu_pt_deinit(fd);
 	kfree(fd);
 }
 
@@ -589,14 +585,6 @@ static struct iommu_domain *fake_iommu_domain_alloc_paging(struct device *dev)
 		fd->domain.geometry.aperture_start = fdev->opts.aperture_start;
 		if (fdev->opts.aperture_end)
 			fd->domain.geometry.aperture_end = fdev->opts.aperture_end;
-		if (fdev->opts.generic_pt) {
-			int rc = fake_iommu_pt_init(fd);
-
-			if (rc) {
-				kfree(fd);
-				return ERR_PTR(rc);
-			}
-		}
 	}
 	return &fd->domain;
 }
@@ -670,33 +658,25 @@ static int fake_iommu_init_bus_dev(struct fake_iommu_dev *fdev)
 /* Drops a device that is not (or no longer) added, and all it has. */
 static void fake_iommu_put_dev(struct fake_iommu_dev *fdev)
 {
-	struct fake_iommu_pci_host *host = fdev->pci_host;
-
 	if (!fdev->dev) {
 		fake_iommu_dev_free(fdev);
 		return;
 	}
+	/* The device's release frees @fdev. */
 	put_device(fdev->dev);
-	if (host) {
-		fake_iommu_pci_host_remove(host);
-		fake_iommu_dev_free(fdev);
-	}
-	/* Else the device's release freed @fdev. */
 }
 
 /**
  * fake_iommu_dev_create() - add a device behind the fake IOMMU
  * @opts: how the device and its domains look, or NULL for the defaults
  *
- * Adds a device to the fake IOMMU's bus (or, with
- * &fake_iommu_dev_opts.untrusted_pci, an untrusted function to a fake PCI
- * host bridge of its own) with iommu_mock_device_add(), so that the IOMMU
+ * Adds a device to the fake IOMMU's bus with iommu_mock_device_add(), so
+ * that the IOMMU
  * core probes it with the fake driver and no other, puts it in a group of
  * its own and attaches the default domain it picks. Remove it with
  * fake_iommu_dev_destroy().
  *
- * Return: the device, ERR_PTR(-EOPNOTSUPP) if this kernel cannot make an
- * untrusted PCI function, or another ERR_PTR() if adding it failed.
+ * Return: the device, or an ERR_PTR() if adding it failed.
  */
 struct device *fake_iommu_dev_create(const struct fake_iommu_dev_opts *opts)
 {
@@ -714,10 +694,7 @@ struct device *fake_iommu_dev_create(const struct fake_iommu_dev_opts *opts)
 		kfree(fdev);
 		return ERR_PTR(rc);
 	}
-	if (fdev->opts.untrusted_pci)
-		rc = fake_iommu_init_pci_dev(fdev);
-	else
-		rc = fake_iommu_init_bus_dev(fdev);
+	rc = fake_iommu_init_bus_dev(fdev);
 	if (!rc)
 		rc = iommu_mock_device_add(fdev->dev, &fake_iommu_device);
 	if (rc) {
@@ -794,9 +771,7 @@ EXPORT_SYMBOL_NS_GPL(fake_iommu_lookup, "IOMMU_FAKE");
  * fake_iommu_mapped_pages() - count mapped granules in a range
  * @domain: a paging domain of the fake driver
  * @iova: first IOVA of the range
- * @size: length of the range; 0 means the whole address space (on a
- *	generic_pt domain, whose table cannot be listed: every range the core
- *	mapped through it)
+ * @size: length of the range; 0 means the whole address space
  *
  * Return: how many FAKE_IOMMU_GRANULE pieces of [@iova, @iova + @size) are
  * mapped, whatever the page sizes used.
@@ -813,15 +788,6 @@ unsigned long fake_iommu_mapped_pages(struct iommu_domain *domain,
 
 	if (!fd)
 		return 0;
-	if (fake_iommu_is_pt(domain)) {
-		if (!size)
-			return fake_iommu_pt_mapped(domain, false) /
-			       FAKE_IOMMU_GRANULE;
-		/* generic_pt's table: ask it, granule by granule. */
-		for (index = first; index <= last; index++)
-			count += !!iommu_iova_to_phys(domain, index * FAKE_IOMMU_GRANULE);
-		return count;
-	}
 	spin_lock_irqsave(&fd->lock, flags);
 	xa_for_each(&fd->ptes, index, e) {
 		unsigned long n = fake_pte_size(xa_to_value(e)) /

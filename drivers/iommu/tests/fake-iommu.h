@@ -37,18 +37,6 @@ struct kunit;
  * @shadow_on_flush: say that IOTLB flushes sync a hypervisor's shadow table,
  *	as s390 does under a hypervisor (dma-iommu then uses one flush queue
  *	with a long timeout)
- * @generic_pt: paging domains keep their table in generic_pt's AMDv1
- *	format (needs CONFIG_IOMMU_PT_AMDV1=y; without it the domain allocation
- *	fails with -EOPNOTSUPP), so the core maps and unmaps
- *	through generic_pt's map_range and unmap_range instead of the fake's
- *	map_pages and unmap_pages, which then see no calls; iotlb_sync_map
- *	stays the fake's. @pgsize_bitmap and the aperture are generic_pt's.
- * @untrusted_pci: the device is a PCI function marked untrusted, as
- *	external ones are, on a fake host bridge of its own: dma-iommu gives
- *	it a strict DMA domain and bounces, through swiotlb, every buffer that
- *	does not fill whole IOMMU granules (x86 only: elsewhere, and where
- *	swiotlb is off or does not count its slots, fake_iommu_add_device()
- *	skips the test with the reason)
  */
 struct fake_iommu_dev_opts {
 	unsigned long pgsize_bitmap;
@@ -57,8 +45,6 @@ struct fake_iommu_dev_opts {
 	int def_domain_type;
 	bool deferred_flush;
 	bool shadow_on_flush;
-	bool generic_pt;
-	bool untrusted_pci;
 };
 
 /**
@@ -194,165 +180,5 @@ void fake_iommu_expect_one_sync_map(struct kunit *test,
 bool fake_iommu_check_empty(struct kunit *test, struct iommu_domain *domain);
 unsigned int fake_iommu_take_misuse(struct kunit *test,
 				    struct iommu_domain *domain);
-
-/* dma-iommu's swiotlb paths, on the untrusted PCI function (x86 with PCI) */
-#if IS_ENABLED(CONFIG_PCI) && defined(CONFIG_X86)
-const char *fake_iommu_swiotlb_missing(struct device *dev);
-long fake_iommu_swiotlb_used(struct device *dev);
-void fake_iommu_expect_bounced(struct kunit *test, struct device *dev,
-			       dma_addr_t iova, const void *buf, size_t size);
-#else
-static inline const char *fake_iommu_swiotlb_missing(struct device *dev)
-{
-	return "no untrusted PCI function on this architecture";
-}
-
-static inline long fake_iommu_swiotlb_used(struct device *dev)
-{
-	return 0;
-}
-
-static inline void fake_iommu_expect_bounced(struct kunit *test,
-					     struct device *dev, dma_addr_t iova,
-					     const void *buf, size_t size)
-{
-	KUNIT_FAIL(test, "fake-iommu: no untrusted PCI function here");
-}
-#endif
-
-/**
- * struct fake_iommu_sweep - a current->fail_nth sweep of an operation
- * @test: the test
- * @n: the allocation that fails in this run, 1 being the operation's first
- * @left: after fake_iommu_sweep_disarm(): how many allocations short of @n
- *	the run stopped, 0 if the @n-th allocation came (and failed)
- * @past_end: runs in a row that made fewer than @n allocations
- * @failures: runs in which the operation failed
- * @max: the most runs the sweep may take
- */
-struct fake_iommu_sweep {
-	struct kunit *test;
-	unsigned int n;
-	unsigned int left;
-	unsigned int past_end;
-	unsigned int failures;
-	unsigned int max;
-};
-
-/* Runs in a row that ended before their nth allocation, to end a sweep. */
-#define FAKE_IOMMU_SWEEP_TAIL	4
-
-/**
- * fake_iommu_for_each_fail_nth() - fail each allocation of an operation
- * @test: the test
- * @s: a struct fake_iommu_sweep
- * @max: the most runs the sweep may take
- *
- * Each run sets up what the operation needs, calls fake_iommu_sweep_arm()
- * right before it and fake_iommu_sweep_disarm() right after it, then checks
- * the result: fake_iommu_sweep_failed() if the operation failed. After the
- * loop, fake_iommu_sweep_end(). The test is skipped if the kernel cannot
- * inject the failures.
- */
-#define fake_iommu_for_each_fail_nth(test, s, max)			\
-	for (struct fake_iommu_sweep *__sweep =				\
-	     fake_iommu_sweep_start(test, s, max);			\
-	     fake_iommu_sweep_next(__sweep);)
-
-#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
-struct fake_iommu_sweep *fake_iommu_sweep_start(struct kunit *test,
-						struct fake_iommu_sweep *s,
-						unsigned int max);
-bool fake_iommu_sweep_next(struct fake_iommu_sweep *s);
-void fake_iommu_sweep_arm(struct fake_iommu_sweep *s);
-void fake_iommu_sweep_disarm(struct fake_iommu_sweep *s);
-void fake_iommu_sweep_failed(struct fake_iommu_sweep *s);
-void fake_iommu_sweep_end(struct fake_iommu_sweep *s, unsigned int min_failures);
-#else
-static inline struct fake_iommu_sweep *
-fake_iommu_sweep_start(struct kunit *test, struct fake_iommu_sweep *s,
-		       unsigned int max)
-{
-	kunit_skip(test, "fake-iommu: fail_nth sweeps need FAULT_INJECTION_DEBUG_FS");
-	return s;
-}
-
-static inline bool fake_iommu_sweep_next(struct fake_iommu_sweep *s)
-{
-	return false;
-}
-
-static inline void fake_iommu_sweep_arm(struct fake_iommu_sweep *s)
-{
-}
-
-static inline void fake_iommu_sweep_disarm(struct fake_iommu_sweep *s)
-{
-}
-
-static inline void fake_iommu_sweep_failed(struct fake_iommu_sweep *s)
-{
-}
-
-static inline void fake_iommu_sweep_end(struct fake_iommu_sweep *s,
-					unsigned int min_failures)
-{
-}
-#endif
-
-/**
- * struct fake_iommu_page_event - what the page allocator did
- * @pfn: the first page
- * @nr: how many pages
- * @free: freed (else allocated)
- * @gfp: the allocation's flags
- * @own: allocated by the task that last reset the log
- */
-struct fake_iommu_page_event {
-	unsigned long pfn, nr;
-	bool free;
-	gfp_t gfp;
-	bool own;
-};
-
-#ifdef CONFIG_TRACEPOINTS
-int fake_iommu_watch_pages(struct kunit *test);
-void fake_iommu_page_log_reset(void);
-bool fake_iommu_page_log_get(unsigned int i, struct fake_iommu_page_event *e);
-bool fake_iommu_page_log_overflow(void);
-bool fake_iommu_page_freed_since(unsigned int from, unsigned long pfn);
-bool fake_iommu_page_freed_after_alloc(unsigned long pfn);
-#else
-static inline int fake_iommu_watch_pages(struct kunit *test)
-{
-	return -EOPNOTSUPP;
-}
-
-static inline void fake_iommu_page_log_reset(void)
-{
-}
-
-static inline bool fake_iommu_page_log_get(unsigned int i,
-					   struct fake_iommu_page_event *e)
-{
-	return false;
-}
-
-static inline bool fake_iommu_page_log_overflow(void)
-{
-	return false;
-}
-
-static inline bool fake_iommu_page_freed_since(unsigned int from,
-					       unsigned long pfn)
-{
-	return false;
-}
-
-static inline bool fake_iommu_page_freed_after_alloc(unsigned long pfn)
-{
-	return false;
-}
-#endif
 
 #endif /* __FAKE_IOMMU_H */

@@ -26,6 +26,9 @@
 
 #include "../dma-iommu.h"
 #include "fake-iommu.h"
+#include "fake-iommu-pages.h"
+#include "fake-iommu-pci.h"
+#include "fake-iommu-sweep.h"
 
 #define NR_PAGES	4
 

@@ -37,6 +37,8 @@
 
 #include "../dma-iommu.h"
 #include "fake-iommu.h"
+#include "fake-iommu-pci.h"
+#include "fake-iommu-sweep.h"
 
 #define NR_BLOCK_PAGES	8
 #define FILL		0xa5

@@ -16,6 +16,7 @@
 #include <linux/sizes.h>
 
 #include "fake-iommu.h"
+#include "fake-iommu-sweep.h"
 
 #define TEST_PHYS	0x40000000UL
 #define TEST_PROT	(IOMMU_READ | IOMMU_WRITE)

@@ -21,6 +21,7 @@
 #include <asm/pci_insn.h>
 
 #include "fake-iommu.h"
+#include "fake-iommu-sweep.h"
 #include "../s390-iommu.h"
 #include "iommu_sync_map_cases.h"
 
