@@ -31,6 +31,8 @@ SERIES_DIR = 'tools/series'
 PATCHES_DIR = 'drivers/iommu/patches'
 KEYWORDS = ('series', 'subject', 'depends', 'to', 'cc')
 BASE_BRANCH = 'base'
+# In a stored patch, the sender (a MAINTAINERS entry's M:).
+SENDER = '@SENDER@'
 # checkpatch's questions the series answers otherwise: new files under
 # drivers/iommu/ are the IOMMU entry's, the one elsewhere is added to it by
 # its patch; and Fixes: commits are upstream's, which a tree without
@@ -264,6 +266,8 @@ def commit_patch(top: str, repo: str, patch: Patch, who: Tuple[str, str]) -> Non
 	"""Applies a stored patch and adds its new files, as one commit of the
 	sender, signed off by them."""
 	subject, body, diff = read_patch(patch.path)
+	# Who looks after what the series adds (MAINTAINERS): the sender.
+	diff = diff.replace(SENDER, f'{who[0]} <{who[1]}>')
 	r = run(['git', 'apply', '--index', '-'], cwd=repo, check=False, stdin=diff)
 	if r.returncode:
 		raise Error(f'{os.path.basename(patch.path)} does not apply: '

@@ -60,7 +60,8 @@ class Tree(unittest.TestCase):
 			diff('drivers/a.c', A_C, A_C.replace('a3 = 3', 'a3 = 33'))))
 		self.write(self.top, 'drivers/iommu/patches/0002-b.patch', stored(
 			'lib: Change b', 'A change of b, and a new file.',
-			diff('lib/b.c', B_C, B_C.replace('b20 = 20', 'b20 = 22'))))
+			diff('lib/b.c', B_C, B_C.replace('b20 = 20', 'b20 = 22') +
+			     '/* looked after by @SENDER@ */\n')))
 		self.write(self.top, 'lib/new.c', 'int new;\n')
 		self.write(self.top, 'tools/series.map', textwrap.dedent('''\
 			# comment
@@ -164,6 +165,7 @@ class BuildTest(Tree):
 		with open(feature[0]) as f:
 			mail = f.read()
 		self.assertIn('Some One <one@example.com>', mail)
+		self.assertIn('+/* looked after by Jane Sender <jane@example.com> */', mail)
 		self.assertIn('lib/new.c', mail)
 		with open(os.path.join(made[1][1], '0000-cover-letter.patch')) as f:
 			cover = f.read()
