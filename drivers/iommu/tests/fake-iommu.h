@@ -13,6 +13,7 @@
 
 #include <kunit/script.h>
 #include <kunit/test.h>
+#include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/types.h>
 
@@ -47,27 +48,27 @@ struct fake_iommu_dev_opts {
 	bool shadow_on_flush;
 };
 
-/**
- * struct fake_iommu_errno - an errno for parameterised tests
- * @err: the error
- * @name: its name, for the case's description
- */
-struct fake_iommu_errno {
-	int err;
-	const char *name;
-};
-
 /*
  * What the tests make iotlb_sync_map fail with: RPCIT's answers on s390
  * under a hypervisor (out of resources, a hard error), and two errnos no
  * driver returns today, so that a core passing on only those is caught.
  */
-static const struct fake_iommu_errno fake_iommu_sync_errnos[] __maybe_unused = {
-	{ -ENOMEM, "ENOMEM" },
-	{ -EIO, "EIO" },
-	{ -EINVAL, "EINVAL" },
-	{ -EFAULT, "EFAULT" },
+static const int fake_iommu_sync_errnos[] __maybe_unused = {
+	-ENOMEM, -EIO, -EINVAL, -EFAULT,
 };
+
+/**
+ * FAKE_IOMMU_ERRNO_PARAMS() - a KUnit parameter generator of errnos
+ * @name: the generator is @name_gen_params
+ * @array: an array of negative errnos; each case is named by its errno
+ *	(%pe: -ENOMEM, -EIO, ...)
+ */
+#define FAKE_IOMMU_ERRNO_PARAMS(name, array)				\
+	static void name##_desc(const int *err, char *desc)		\
+	{								\
+		snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%pe", ERR_PTR(*err)); \
+	}								\
+	KUNIT_ARRAY_PARAM(name, array, name##_desc)
 
 /* The domain operations the fake records and can be scripted to fail. */
 enum fake_iommu_op {

@@ -20,7 +20,7 @@
 #define TEST_PHYS	0x40000000UL
 #define TEST_PROT	(IOMMU_READ | IOMMU_WRITE)
 
-KUNIT_ARRAY_PARAM_DESC(sync_errnos, fake_iommu_sync_errnos, name);
+FAKE_IOMMU_ERRNO_PARAMS(sync_errnos, fake_iommu_sync_errnos);
 
 static struct iommu_domain *test_domain(struct kunit *test,
 					unsigned long pgsize_bitmap)
@@ -54,19 +54,19 @@ static void iommu_map_test_success(struct kunit *test)
 
 static void iommu_map_test_sync_error(struct kunit *test)
 {
-	const struct fake_iommu_errno *p = test->param_value;
+	const int *err = test->param_value;
 	struct iommu_domain *domain = test_domain(test, SZ_4K);
 	size_t size = 4 * SZ_4K;
 
 	/* Mappings made earlier on both sides of the range must survive. */
 	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
-	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, *err);
 
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
-					TEST_PROT, GFP_KERNEL), p->err);
+					TEST_PROT, GFP_KERNEL), *err);
 
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
-	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, p->err);
+	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, *err);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
@@ -203,7 +203,7 @@ static void iommu_map_test_map_pages_second_chunk(struct kunit *test)
  */
 static void iommu_map_test_attached_domain(struct kunit *test)
 {
-	const struct fake_iommu_errno *p = test->param_value;
+	const int *err = test->param_value;
 	struct device *dev = fake_iommu_add_device(test, NULL);
 	struct iommu_domain *def_domain = iommu_get_domain_for_dev(dev);
 	struct iommu_domain *domain = fake_iommu_alloc_domain(test, dev);
@@ -219,9 +219,9 @@ static void iommu_map_test_attached_domain(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, size), size);
 
 	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
-	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, *err);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, size,
-					TEST_PROT, GFP_KERNEL), p->err);
+					TEST_PROT, GFP_KERNEL), *err);
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);

@@ -122,17 +122,9 @@ static unsigned int unmap_syncs(struct iommu_domain *domain)
 	return n;
 }
 
-struct pt_param {
-	const char *name;
-	int err;
-};
+static const int pt_errnos[] = { -ENOMEM, -EIO };
 
-static const struct pt_param pt_params[] = {
-	{ "ENOMEM", -ENOMEM },
-	{ "EIO", -EIO },
-};
-
-KUNIT_ARRAY_PARAM_DESC(pt_params, pt_params, name);
+FAKE_IOMMU_ERRNO_PARAMS(pt_errnos, pt_errnos);
 
 /*
  * iotlb_sync_map fails after map_range mapped everything: the errno comes
@@ -141,15 +133,15 @@ KUNIT_ARRAY_PARAM_DESC(pt_params, pt_params, name);
  */
 static void iommu_map_pt_test_sync_error(struct kunit *test)
 {
-	const struct pt_param *p = test->param_value;
+	const int *err = test->param_value;
 	struct iommu_domain *domain = pt_domain(test);
 	const struct fake_iommu_call *call;
 
 	map_neighbours(test, domain, 0);
 	fake_iommu_reset_calls(domain);
-	fake_iommu_fail_next(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
+	fake_iommu_fail_next(test, domain, FAKE_IOMMU_SYNC_MAP, 1, *err);
 	KUNIT_EXPECT_EQ(test, iommu_map(domain, TEST_IOVA, TEST_PHYS, TEST_SIZE,
-					TEST_PROT, GFP_KERNEL), p->err);
+					TEST_PROT, GFP_KERNEL), *err);
 	KUNIT_ASSERT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_SYNC_MAP), 1);
 	call = fake_iommu_get_call(domain, FAKE_IOMMU_SYNC_MAP, 0);
 	KUNIT_EXPECT_EQ(test, call->iova, TEST_IOVA);
@@ -246,7 +238,7 @@ static void iommu_map_pt_test_leftovers(struct kunit *test)
 }
 
 static struct kunit_case iommu_map_pt_test_cases[] = {
-	KUNIT_CASE_PARAM(iommu_map_pt_test_sync_error, pt_params_gen_params),
+	KUNIT_CASE_PARAM(iommu_map_pt_test_sync_error, pt_errnos_gen_params),
 	KUNIT_CASE(iommu_map_pt_test_fail_nth),
 	KUNIT_CASE(iommu_map_pt_test_leftovers),
 	{}

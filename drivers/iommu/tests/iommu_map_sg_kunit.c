@@ -18,7 +18,7 @@
 #define TEST_PHYS	0x40000000UL
 #define TEST_PROT	(IOMMU_READ | IOMMU_WRITE)
 
-KUNIT_ARRAY_PARAM_DESC(sync_errnos, fake_iommu_sync_errnos, name);
+FAKE_IOMMU_ERRNO_PARAMS(sync_errnos, fake_iommu_sync_errnos);
 
 static struct iommu_domain *test_domain(struct kunit *test)
 {
@@ -83,20 +83,20 @@ static void iommu_map_sg_test_segments(struct kunit *test)
 
 static void iommu_map_sg_test_sync_error(struct kunit *test)
 {
-	const struct fake_iommu_errno *p = test->param_value;
+	const int *err = test->param_value;
 	const struct sg_param *layout = &sg_layouts[2];
 	struct iommu_domain *domain = test_domain(test);
 	struct scatterlist *sgl = test_sgl(test, layout);
 	size_t size = layout->nents * PAGE_SIZE;
 
 	fake_iommu_map_neighbours(test, domain, TEST_IOVA, size);
-	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, p->err);
+	fake_iommu_fail_nth(test, domain, FAKE_IOMMU_SYNC_MAP, 1, *err);
 	KUNIT_EXPECT_EQ(test, iommu_map_sg(domain, TEST_IOVA, sgl, layout->nents,
-					   TEST_PROT, GFP_KERNEL), p->err);
+					   TEST_PROT, GFP_KERNEL), *err);
 	KUNIT_EXPECT_EQ(test, fake_iommu_nr_calls(domain, FAKE_IOMMU_MAP_PAGES),
 			layout->chunks);
 	fake_iommu_expect_unmapped(test, domain, TEST_IOVA, size);
-	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, p->err);
+	fake_iommu_expect_one_sync_map(test, domain, TEST_IOVA, size, *err);
 	fake_iommu_expect_unmap_exactly(test, domain, TEST_IOVA, size);
 	fake_iommu_expect_neighbours(test, domain, TEST_IOVA, size);
 }
