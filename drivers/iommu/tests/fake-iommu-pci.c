@@ -140,13 +140,13 @@ int fake_iommu_init_pci_dev(struct fake_iommu_dev *fdev)
 #define FAKE_SWIOTLB_OFF \
 	"swiotlb is off: boot with swiotlb=2048,force,track_hiwater (kunit.py --kernel_args)"
 #define FAKE_SWIOTLB_UNCOUNTED \
-	"swiotlb does not count its slots: it needs CONFIG_DEBUG_FS and, on mainline, booting with swiotlb=...,track_hiwater (kunit.py --kernel_args)"
+	"swiotlb does not count its slots: it needs CONFIG_DEBUG_FS and booting with swiotlb=...,track_hiwater (kunit.py --kernel_args)"
 
 /*
  * Why dma-iommu's swiotlb paths cannot be checked on @dev, or NULL if they
  * can: x86 below 4G sets swiotlb up only when told to, and the checks read
  * swiotlb's count of the slots in use, which it keeps with CONFIG_DEBUG_FS
- * only (and on mainline only when booted with track_hiwater). So a small
+ * only, and only when booted with track_hiwater. So a small
  * buffer is bounced once, to see the count rise.
  */
 const char *fake_iommu_swiotlb_missing(struct device *dev)

@@ -190,9 +190,6 @@ static struct s390_test_ctx *s390_test_setup(struct kunit *test, int nr_zdev,
 	ctx->domain->type = IOMMU_DOMAIN_UNMANAGED;
 	ctx->domain->owner = &s390_iommu_ops;
 	ctx->domain->ops = s390_iommu_ops.default_domain_ops;
-	/* 6.12 keeps s390's page size in its iommu_ops, mainline in the domain. */
-	if (!ctx->domain->pgsize_bitmap)
-		ctx->domain->pgsize_bitmap = SZ_4K;
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, s390_test_free_domain,
 							ctx), 0);
 	/* A non-empty aperture inside the one the test asked for. */

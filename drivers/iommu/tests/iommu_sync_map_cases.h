@@ -69,7 +69,7 @@ static const struct iommu_sync_map_case iommu_sync_map_cases[] = {
 	  { R_ERR(0, -ENOMEM), ALL(0), R_ERR(1, -ENOMEM), ALL(1) }, 4, 0 },
 	{ "ENOMEM_twice_on_first_of_two_devices", 2,
 	  { R_ERR(0, -ENOMEM), ALL_ERR(0, -ENOMEM) }, 2, -ENOMEM },
-	/* 6.12's s390 logic let the second device's success hide this. */
+	/* s390's loop before its fix let the second device's success hide this. */
 	{ "EIO_on_first_of_two_devices", 2, { R_ERR(0, -EIO) }, 1, -EIO },
 	{ "EIO_on_second_device", 2, { R(0), R_ERR(1, -EIO) }, 2, -EIO },
 	{ "EIO_on_last_of_three_devices", 3,
