@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Summarise an lcov tracefile for the functions the IOMMU suites test.
 
-table(TRACEFILE.info, arch, README) prints the table; unpack(DUMP, DIR)
+table(TRACEFILE.info, arch, DOC) prints the table; unpack(DUMP, DIR)
 unpacks the gcov counters a QEMU guest sent out on its
 second serial port (tools/qemu/init: "=== path" then the file in
 base64, "=== end" last; other sections are skipped) into the build directory, next to the .gcno files
@@ -13,7 +13,7 @@ every error-handling line that no case reached. Error-handling lines are
 found by reading the source (the SF: paths of the tracefile): a goto, a
 return of an error, the body of an if that tests an error or a failed
 allocation, and everything after an error label. A line named in the
-README's coverage table (a "file:function: `code`" entry) is listed as
+Documentation/coverage.rst's table (a "file:function: `code`" entry) is listed as
 explained instead. Exit status 1 if an unexplained unreached line is left.
 """
 import base64
@@ -142,7 +142,7 @@ def error_lines(source_lines: List[str], start: int, end: int,
 
 
 def explained_entries(readme_text: str) -> Set[Tuple[str, str]]:
-	"""(function, code) pairs the README explains as unreachable."""
+	"""(function, code) pairs Documentation/coverage.rst explains as unreachable."""
 	return set(re.findall(r'^\|\s*`?(\w+)`?\s*\|\s*`([^`]+)`', readme_text,
 						  re.M))
 
@@ -227,7 +227,7 @@ def format_table(rows: List[Row], arch: str) -> str:
 				   + (f'  {len(missed) - open_} explained'
 					  if len(missed) - open_ else ''))
 		for file, n, code, why in missed:
-			mark = 'explained in README' if why else 'NOT REACHED'
+			mark = 'explained' if why else 'NOT REACHED'
 			out.append(f'      {file}:{n}: {code}    [{mark}]')
 	return '\n'.join(out)
 

@@ -85,7 +85,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 	import contextlib
 	with open(table_txt, 'w') as tf, contextlib.redirect_stdout(tf):
 		rc = coverage.table(os.path.join(out, 'coverage.info'), arch,
-				    os.path.join(ctx.top, 'README'))
+				    os.path.join(ctx.top, 'Documentation', 'coverage.rst'))
 	with open(table_txt) as tf:
 		print(tf.read(), end='', flush=True)
 	log(f'coverage: {out}/html/index.html (lcov HTML), {table_txt}, suites\' results '
