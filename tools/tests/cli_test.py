@@ -331,17 +331,18 @@ class CiRunTest(TmpTestCase):
 		self.assertEqual(r.returncode, 0, r.stderr)
 		lines = r.stdout.splitlines()
 		self.assertEqual([line[5:] for line in lines if line.startswith('ran: ')],
-				 ['selftest', 'test', 'flake', 'mutate'])
+				 ['selftest', 'test', 'flake', 'mutate', 'buildcheck'])
 		self.assertEqual(lines[-2], 'total: 5 passed, 0 failed, 0 skipped')
 		self.assertRegex(lines[-1], r'^\[ci\] verdict: PASS \(selftest PASS, test PASS, '
-				 r'flake PASS, mutate PASS\) in [0-9]+ s$')
+				 r'flake PASS, mutate PASS, buildcheck PASS\) in [0-9]+ s$')
 
 	def test_every_stage_runs(self) -> None:
 		r = self.ci({'selftest': 1, 'flake': 3})
 		self.assertEqual(r.returncode, 1)
 		self.assertIn('ran: mutate', r.stdout)
 		self.assertRegex(r.stdout.splitlines()[-1], r'^\[ci\] verdict: FAIL \(selftest '
-				 r'FAIL\(exit 1\), test PASS, flake FAIL\(exit 3\), mutate PASS\)')
+				 r'FAIL\(exit 1\), test PASS, flake FAIL\(exit 3\), mutate PASS, '
+				 r'buildcheck PASS\)')
 
 
 class KdirBeforeSetupTest(TmpTestCase):

@@ -117,7 +117,7 @@ class TestMatrixTest(unittest.TestCase):
 
 	def test_ci(self):
 		self.assertEqual(self.matrix('ci'), ['7.3 um x86_64 s390 patches-check',
-						     '6.12 um x86_64'])
+						     '6.12 x86_64'])
 
 	def test_legs_and_kernels(self):
 		self.assertEqual(self.matrix(legs='um', kernels='7.3 7.2'), ['7.3 um', '7.2 um'])
@@ -146,7 +146,9 @@ class TestMatrixTest(unittest.TestCase):
 
 	def test_shares(self):
 		self.assertEqual(self.matrix('ci', 'um patches-check', '7.3 6.12'),
-				 ['7.3 um patches-check', '6.12 um'])
+				 ['7.3 um patches-check'])
+		self.assertEqual(self.matrix('', 'um patches-check', '7.3 6.12'),
+				 ['7.3 um patches-check', '6.12 um patches-check'])
 
 	def test_bad_input(self):
 		cases: list = [({'legs': ['arm64']}, "unknown leg 'arm64' in LEGS="),
@@ -578,7 +580,7 @@ class TotalTest(TmpTestCase):
 		write(os.path.join(self.results, f'debian-{kernel}', f'kunit-{leg}.json'),
 		      kunit_json(suites) if isinstance(suites, dict) else suites)
 
-	def total(self, legs='', kernels='', scope='ci'):
+	def total(self, legs='', kernels='', scope=''):
 		out, err = io.StringIO(), io.StringIO()
 		rc = results.total(self.top, self.results, scope, legs.split(), kernels.split(),
 				   out=out, err=err)
@@ -644,7 +646,7 @@ class TotalTest(TmpTestCase):
 		self.assertIn('make total: PASS, 1 legs', out)
 
 	def test_nothing_to_total(self):
-		self.assertBadInput(lambda: self.total('s390', '7.2'),
+		self.assertBadInput(lambda: self.total('s390', '7.2', 'ci'),
 				    'nothing to total', 'LEGS=s390', '(SCOPE=ci)')
 
 
