@@ -140,6 +140,8 @@ class Run(NamedTuple):
 RUNS: Tuple[Run, ...] = (
 	Run('run-warn-first', 'the in-tree .kunitconfig on UML, bare kunit.py, after a '
 	    'suite that WARNs: every case of ours passes', ci=True),
+	Run('run-isolated', 'the in-tree .kunitconfig on UML, bare kunit.py with '
+	    '--run_isolated=suite, then =test: every case passes alone', ci=True),
 	Run('run-x86_64-intree', 'the in-tree .kunitconfig\'s x86_64 instructions, bare '
 	    'kunit.py: no case fails'),
 	Run('run-s390-intree', 'the in-tree .kunitconfig\'s s390 instructions, bare '
@@ -387,6 +389,27 @@ def run_check(ctx: Context, r: Run, tree: Tree, src: str, repo_base: str,
 		return Outcome(r.name, ok, time.monotonic() - start,
 			       r.why if ok else f'failed: {bad[:8]}' if bad
 			       else 'the WARNing suite did not run')
+	if r.name == 'run-isolated':
+		# The same build directory again (after run-warn-first, a relink
+		# without the WARNing suite); each boot's JSON would overwrite
+		# the last, so kunit.py's exit status and its failure lines.
+		build = os.path.join(tree.work + '-series', 'build-kunit')
+		bad = []
+		for mode in ('suite', 'test'):
+			cmd = [ctx.python, 'tools/testing/kunit/kunit.py',
+			       'run' if mode == 'suite' else 'exec', f'--build_dir={build}',
+			       f'--run_isolated={mode}']
+			if mode == 'suite':
+				cmd += ['--kunitconfig=drivers/iommu']
+				cmd += ['--make_options', cc[0]] if cc else []
+			p = ctx.run(cmd, cwd=src, capture=True)
+			if p.returncode:
+				lines = [ln.strip() for ln in (p.stdout + p.stderr).splitlines()
+					 if '[FAILED]' in ln or '[CRASHED]' in ln or 'rror' in ln]
+				bad.append(f'--run_isolated={mode}: exit {p.returncode} '
+					   + ' | '.join(lines[:6]))
+		return Outcome(r.name, not bad, time.monotonic() - start,
+			       r.why if not bad else '; '.join(bad))
 	if r.name in ('run-x86_64-intree', 'run-s390-intree'):
 		leg = 'x86_64' if 'x86_64' in r.name else 's390'
 		args = ['--kunitconfig=drivers/iommu'] + table.kunit_arch_args(leg)
