@@ -58,9 +58,11 @@ static const struct pt_iommu_driver_ops fake_iommu_pt_driver_ops = {
 
 /*
  * generic_pt's table cannot be listed, so the fake notes every range the
- * core maps through it (its map_range(), which the core calls through the
+ * core asks it to map (its map_range(), which the core calls through the
  * table's ops, wrapped): a leak check probes those, and nothing else can
- * have been mapped.
+ * have been mapped. The whole range asked for, not what map_range()
+ * reports having mapped: a failure that maps more than it reports is
+ * what the leak check is there to see.
  */
 static int fake_iommu_pt_map_range(struct pt_iommu *iommu_table,
 				   dma_addr_t iova, phys_addr_t paddr,
@@ -68,14 +70,12 @@ static int fake_iommu_pt_map_range(struct pt_iommu *iommu_table,
 				   size_t *mapped)
 {
 	struct fake_iommu_domain *fd = to_fake_pt_domain(iommu_table);
-	size_t before = *mapped;
-	unsigned long flags, pages;
+	unsigned long flags, pages = DIV_ROUND_UP(len, FAKE_IOMMU_GRANULE);
 	void *old;
 	int ret;
 
 	ret = fd->pt_base_ops->map_range(iommu_table, iova, paddr, len, prot,
 					 gfp, mapped);
-	pages = DIV_ROUND_UP(*mapped - before, FAKE_IOMMU_GRANULE);
 	if (!pages)
 		return ret;
 	xa_lock_irqsave(&fd->pt_ranges, flags);

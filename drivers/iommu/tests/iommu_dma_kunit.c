@@ -833,11 +833,18 @@ static bool fail_once(struct dma_ctx *c, const struct dma_op *op,
 	f->calls = fake_iommu_nr_calls(c->domain, f->op);
 	fake_iommu_clear_faults(c->domain);
 	if (!ret) {
+		/*
+		 * The failure was absorbed (a retry, a lower order): the
+		 * mapping is right, and once undone nothing is left of it,
+		 * the pages of the allocations that failed included.
+		 */
 		op->check(c);
 		KUNIT_EXPECT_EQ(c->test, op->iova(c), c->ref);
 		op->unmap(c);
 		KUNIT_EXPECT_EQ(c->test, fake_iommu_mapped_pages(c->domain, 0, 0),
 				c->live);
+		if (op->allocates)
+			expect_pages_freed(c);
 		expect_iova_space_whole(c);
 	} else {
 		expect_unwound(c, op, ret, f->err);
