@@ -249,7 +249,8 @@ def _run_leg(ctx: Context, tree: Tree, leg: str, suite: str, kunit: KunitArgs,
 	if junit_mode != 'kunit':
 		results.junit(json_path, xml_path, logs)
 	results.set_kernel(json_path, tree.kver)
-	if not results.check(json_path, expected, suite):
+	if not results.check(json_path, expected, suite,
+			     skips=table.expected_skips(ctx.top, leg, tree.series)):
 		failed = True
 	if not os.path.isfile(xml_path):
 		log(f'ARCH={leg}: no JUnit XML in {xml_path}')

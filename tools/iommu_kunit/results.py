@@ -85,12 +85,15 @@ def total_line(paths: Sequence[str]) -> str:
 	return f"total: {c['PASS']} passed, {c['FAIL']} failed, {c['SKIP']} skipped"
 
 
-def problems(results: Json, expected: Sequence[str], glob: str = '*') -> List[str]:
+def problems(results: Json, expected: Sequence[str], glob: str = '*',
+	     skips: Optional[Sequence[str]] = None) -> List[str]:
 	"""Why results do not have every suite of expected that filter glob
-	selects: one message each, none if they do."""
+	selects: one message each, none if they do. With skips (globs of
+	"suite.case[.param]"), a skipped case no glob names is one too."""
 	suite_glob = (glob or '*').split('.')[0]
 	chosen = [s for s in expected if fnmatch.fnmatchcase(s, suite_glob)]
-	suites = {g['name']: list(cases(g)) for g in results.get('sub_groups', [])}
+	groups = {g['name']: g for g in results.get('sub_groups', [])}
+	suites = {name: list(cases(g)) for name, g in groups.items()}
 	bad = []
 	for name in chosen:
 		if name not in suites:
@@ -101,17 +104,26 @@ def problems(results: Json, expected: Sequence[str], glob: str = '*') -> List[st
 			bad.append(f'suite {name} ran no test case')
 		elif all(s == 'SKIP' for s in suites[name]):
 			bad.append(f'suite {name} was skipped entirely')
+		elif skips is not None:
+			bad += [f'case {case} was skipped: the leg\'s configuration should give '
+				'it what it needs (the skips a leg allows are the "skip:" lines '
+				'of its kunitconfig/*.suites)'
+				for case, status in leaves(groups[name], name + '.')
+				if status == 'SKIP' and
+				not any(fnmatch.fnmatchcase(case, g) for g in skips)]
 	return bad
 
 
 def check(path: str, expected: Sequence[str], glob: str = '',
-	  out: Optional[IO[str]] = None, err: Optional[IO[str]] = None) -> bool:
+	  out: Optional[IO[str]] = None, err: Optional[IO[str]] = None,
+	  skips: Optional[Sequence[str]] = None) -> bool:
 	"""Whether every expected suite (of those glob selects) ran and was
-	not skipped; says which did not on err, or that all did on out."""
+	not skipped (with skips: no case but those skipped); says which did
+	not on err, or that all did on out."""
 	results = load(path)
 	suite_glob = (glob or '*').split('.')[0]
 	chosen = [s for s in expected if fnmatch.fnmatchcase(s, suite_glob)]
-	bad = problems(results, chosen, glob)
+	bad = problems(results, chosen, glob, skips)
 	for msg in bad:
 		print(f'iommu-kunit: error: {msg}', file=err or sys.stderr)
 	if not bad and chosen:
@@ -256,7 +268,8 @@ def total(top: str, results: str, scope: str = '', legs: Sequence[str] = (),
 			expected = table.expected_suites(top, leg, k)
 			try:
 				ncases, failed = count(json_path)
-				bad = problems(load(json_path), expected)
+				bad = problems(load(json_path), expected,
+					       skips=table.expected_skips(top, leg, k))
 			except (ValueError, KeyError, TypeError) as e:
 				log(f'{what}: FAIL: {json_path} is not kunit.py JSON ({e})', out)
 				rc = 1

@@ -300,10 +300,29 @@ def leg_files(top: str, leg: str, suffix: str, series: str) -> List[str]:
 
 
 def read_suites(path: str) -> List[str]:
-	"""The suite names of a .suites file ('#' starts a comment)."""
+	"""The suite names of a .suites file ('#' starts a comment; "skip:"
+	lines are read_skips()')."""
 	with open(path) as f:
 		names = [line.split('#')[0].strip() for line in f]
-	return [s for s in names if s]
+	return [s for s in names if s and not s.startswith('skip:')]
+
+
+def read_skips(path: str) -> List[str]:
+	"""The case globs ("suite.case[.param]") of a .suites file's "skip:"
+	lines: the cases allowed to skip in the leg, each for a reason its
+	comment gives."""
+	with open(path) as f:
+		lines = [line.split('#')[0].strip() for line in f]
+	return [s[5:].strip() for s in lines if s.startswith('skip:')]
+
+
+def expected_skips(top: str, leg: str, series: str) -> List[str]:
+	"""The case globs leg may skip on kernel series series: no other case
+	of its suites may (its configuration gives every case what it needs)."""
+	out: List[str] = []
+	for path in leg_files(top, leg, 'suites', series):
+		out += read_skips(path)
+	return out
 
 
 def expected_suites(top: str, leg: str, series: str) -> List[str]:

@@ -91,6 +91,21 @@ class CheckTest(TmpTestCase):
 			'iommu-kunit: error: suite b ran no test case',
 			'iommu-kunit: error: suite c was skipped entirely'])
 
+	def test_skipped_cases(self) -> None:
+		"""With the leg's allowed skips, any other skipped case fails the
+		check; without (a bare kunit.py run), only whole suites count."""
+		path = write(self.path('r.json'), kunit_json({'a': ['PASS', 'SKIP', 'SKIP']}))
+		err = io.StringIO()
+		self.assertFalse(results.check(path, ['a'], skips=['a.case2'], err=err))
+		self.assertEqual(err.getvalue().splitlines(), [
+			'iommu-kunit: error: case a.case1 was skipped: the leg\'s configuration '
+			'should give it what it needs (the skips a leg allows are the "skip:" '
+			'lines of its kunitconfig/*.suites)'])
+		self.assertTrue(results.check(path, ['a'], skips=['a.case[12]'], err=err))
+		self.assertTrue(results.check(path, ['a'], err=err))
+		self.assertEqual(results.problems(results.load(path), ['a'], skips=[]),
+				 results.problems(results.load(path), ['a'], skips=['b.*']))
+
 	def test_glob(self) -> None:
 		"""A filter glob expects only the suites it selects."""
 		self.assertTrue(self.check({'iommu_map': ['PASS']}, ['iommu_map', 'iommu_dma'],

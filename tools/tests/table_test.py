@@ -277,10 +277,14 @@ class LegTest(TmpTestCase):
 		KUnit suite."""
 		write(self.path('kunitconfig', 'um.suites'), '# um\niommu_map\nkunit_script\n')
 		write(self.path('kunitconfig', 'x86_64.suites'), 'iommu_dma\niommu_kmemleak\n')
-		write(self.path('kunitconfig', 'mainline', 'um.suites'), 'iommu_map_pt\n')
+		write(self.path('kunitconfig', 'mainline', 'um.suites'),
+		      'iommu_map_pt\nskip: iommu_map_pt.x  # why\n')
 		write(self.path('kunitconfig', '6.12', 'um.kunitconfig'), '')
 		self.assertEqual(iommu_kunit.expected_suites(self.top, 'um', '7.3'),
 				 ['iommu_map', 'kunit_script', 'iommu_map_pt'])
+		self.assertEqual(iommu_kunit.expected_skips(self.top, 'um', '7.3'),
+				 ['iommu_map_pt.x'])
+		self.assertEqual(iommu_kunit.expected_skips(self.top, 'um', '6.12'), [])
 		self.assertEqual(iommu_kunit.check_suite_glob(self.top, 'um', '7.3', 'iommu_map*'),
 				 ['iommu_map', 'iommu_map_pt'])
 		self.assertEqual(iommu_kunit.check_suite_glob(self.top, 'um', '7.3',
@@ -568,7 +572,8 @@ class TotalTest(TmpTestCase):
 		super().setUp()
 		self.results = self.path('results')
 		write(self.path('kunitconfig', 'um.suites'), '# um\niommu_map\n')
-		write(self.path('kunitconfig', 'x86_64.suites'), 'iommu_map\niommu_dma\n')
+		write(self.path('kunitconfig', 'x86_64.suites'),
+		      'iommu_map\niommu_dma\nskip: iommu_dma.case1\n')
 		write(self.path('kunitconfig', 'mainline', 'um.suites'), 'iommu_map_pt\n')
 		# 6.12 is a backport series of its own: not mainline's suites.
 		write(self.path('kunitconfig', '6.12', 'um.kunitconfig'), '')
@@ -610,6 +615,13 @@ class TotalTest(TmpTestCase):
 		self.assertIn('KERNEL=6.12 leg um: PASS', out)
 		self.assertIn('total: 2 passed, 0 failed, 0 skipped', out)
 		self.assertTrue(out.endswith('[iommu-kunit] make total: FAIL\n'), out)
+
+	def test_skipped_case(self):
+		"""A case the leg's .suites does not allow to skip fails it."""
+		self.put('6.12', 'um', {'iommu_map': ['PASS', 'SKIP']})
+		rc, out, err = self.total('um', '6.12')
+		self.assertEqual(rc, 1)
+		self.assertIn('case iommu_map.case1 was skipped', err)
 
 	def test_failed_case(self):
 		self.put('6.12', 'um', {'iommu_map': ['PASS', 'FAIL']})
