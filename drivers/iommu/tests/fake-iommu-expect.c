@@ -252,9 +252,11 @@ EXPORT_SYMBOL_NS_GPL(fake_iommu_check_empty, "IOMMU_FAKE");
  *
  * Mapping over a mapping, unmapping what is not mapped (or part of a page),
  * and map requests outside the domain's page sizes or aperture are refused
- * by the fake as by a real driver, and counted. This fails @test with the
- * first of them and forgets them. It runs by itself when a fake domain is
- * freed, against the test running at that moment.
+ * by the fake as by a real driver, and counted; so are a map of a range
+ * unmapped without an IOTLB sync or flush since, and the free of a domain
+ * (other than a flush queue's) with such a range left. This fails @test
+ * with the first of them and forgets them. It runs by itself when a fake
+ * domain is freed, against the test running at that moment.
  *
  * Return: how many such calls there were.
  */

@@ -17,6 +17,7 @@
 #include "fake-iommu-shadow.h"
 
 #define FAKE_IOMMU_LOG_SIZE	512
+#define FAKE_IOMMU_STALE_MAX	32
 
 struct fake_iommu_domain {
 	struct iommu_domain domain;
@@ -36,6 +37,18 @@ struct fake_iommu_domain {
 	/* Calls no real driver would accept, and the first of them. */
 	unsigned int misuse;
 	char misuse_msg[128];
+	/*
+	 * The ranges [start, end) unmapped whose old translations no IOTLB
+	 * sync or flush has covered since: a device could still use them.
+	 * A fixed array, so that keeping it never allocates (fault injection
+	 * would fail that); when it is full nothing more is known
+	 * (stale_lost) until the next flush of everything.
+	 */
+	struct fake_stale_range {
+		unsigned long start, end;
+	} stale[FAKE_IOMMU_STALE_MAX];
+	unsigned int nr_stale;
+	bool stale_lost;
 	struct fake_iommu_call log[FAKE_IOMMU_LOG_SIZE];
 };
 

@@ -180,6 +180,91 @@ static __printf(2, 3) void fake_misuse(struct fake_iommu_domain *fd,
 	pr_err("fake-iommu: misuse: %s\n", fd->misuse_msg);
 }
 
+/*
+ * The IOTLB model: what unmap_pages takes out of the table stays usable
+ * by a device until an iotlb_sync covering it, or a flush of everything
+ * (a flush queue's), says otherwise. Mapping such a range again before
+ * that, or freeing a domain that is not a flush queue's with such a range
+ * left, is a missed flush: a device could reach the old pages. Caller
+ * holds fd->lock.
+ */
+static void fake_stale_append(struct fake_iommu_domain *fd,
+			      unsigned long start, unsigned long end)
+{
+	if (fd->nr_stale == ARRAY_SIZE(fd->stale)) {
+		fd->stale_lost = true;
+		return;
+	}
+	fd->stale[fd->nr_stale].start = start;
+	fd->stale[fd->nr_stale++].end = end;
+}
+
+static void fake_stale_add(struct fake_iommu_domain *fd, unsigned long start,
+			   unsigned long end)
+{
+	unsigned int i;
+
+	for (i = 0; i < fd->nr_stale; i++) {
+		if (fd->stale[i].end == start) {
+			fd->stale[i].end = end;
+			return;
+		}
+		if (fd->stale[i].start == end) {
+			fd->stale[i].start = start;
+			return;
+		}
+	}
+	fake_stale_append(fd, start, end);
+}
+
+/* An IOTLB sync of [start, end): what it covers is no longer stale. */
+static void fake_stale_flush(struct fake_iommu_domain *fd, unsigned long start,
+			     unsigned long end)
+{
+	unsigned int i = 0;
+
+	while (i < fd->nr_stale) {
+		struct fake_stale_range *r = &fd->stale[i];
+
+		if (r->end <= start || r->start >= end) {
+			i++;
+		} else if (r->start < start && r->end > end) {
+			unsigned long tail = r->end;
+
+			r->end = start;
+			fake_stale_append(fd, end, tail);
+			i++;
+		} else if (r->start < start) {
+			r->end = start;
+			i++;
+		} else if (r->end > end) {
+			r->start = end;
+			i++;
+		} else {
+			*r = fd->stale[--fd->nr_stale];
+		}
+	}
+}
+
+static void fake_stale_flush_all(struct fake_iommu_domain *fd)
+{
+	fd->nr_stale = 0;
+	fd->stale_lost = false;
+}
+
+/* The first stale range that overlaps [start, end), or NULL. */
+static const struct fake_stale_range *
+fake_stale_find(struct fake_iommu_domain *fd, unsigned long start,
+		unsigned long end)
+{
+	unsigned int i;
+
+	for (i = 0; i < fd->nr_stale; i++)
+		if (fd->stale[i].start < end && fd->stale[i].end > start)
+			return &fd->stale[i];
+	return NULL;
+}
+
 /* Caller holds fd->lock. */
 static struct fake_iommu_call *fake_record(struct fake_iommu_domain *fd,
 					   enum fake_iommu_op op,
@@ -267,6 +352,7 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
 	size_t i, limit = pgcount, partial = 0, done = 0;
+	const struct fake_stale_range *stale;
 	struct fake_iommu_call *call;
 	unsigned long flags;
 	int ret;
@@ -291,6 +377,11 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 		ret = -EINVAL;
 		goto out;
 	}
+
+	stale = fake_stale_find(fd, iova, iova + pgsize * pgcount);
+	if (stale)
+		fake_misuse(fd, "map_pages at %#lx: [%#lx, %#lx) was unmapped and never flushed from the IOTLB",
+			    iova, stale->start, stale->end);
 
 	ret = fake_fault_check(fd, FAKE_IOMMU_MAP_PAGES, NULL, iova,
 			       pgsize * pgcount, &partial);
@@ -350,6 +441,8 @@ static size_t fake_iommu_unmap_pages(struct iommu_domain *domain,
 	if (done < size)
 		fake_misuse(fd, "unmap_pages [%#lx, %#lx): no page at %#lx",
 			    iova, iova + size, iova + done);
+	if (done)
+		fake_stale_add(fd, iova, iova + done);
 	fake_record(fd, FAKE_IOMMU_UNMAP_PAGES, iova, size, pgsize, done, 0);
 	spin_unlock_irqrestore(&fd->lock, flags);
 
@@ -449,6 +542,8 @@ void fake_iommu_iotlb_sync(struct iommu_domain *domain,
 	spin_lock_irqsave(&fd->lock, flags);
 	fake_record(fd, FAKE_IOMMU_IOTLB_SYNC, size ? gather->start : 0, size,
 		    0, 0, 0);
+	if (size)
+		fake_stale_flush(fd, gather->start, gather->start + size);
 	/* As s390 does: a RPCIT of the unmapped range tells the hypervisor. */
 	if (size && !list_empty(&fd->devices))
 		fake_shadow_refresh_range(fd, gather->start, size);
@@ -462,6 +557,7 @@ void fake_iommu_flush_iotlb_all(struct iommu_domain *domain)
 
 	spin_lock_irqsave(&fd->lock, flags);
 	fake_record(fd, FAKE_IOMMU_FLUSH_ALL, 0, 0, 0, 0, 0);
+	fake_stale_flush_all(fd);
 	/* A flush queue's flush: a global RPCIT on s390. */
 	if (!list_empty(&fd->devices))
 		fake_shadow_refresh_all(fd);
@@ -527,10 +623,16 @@ static void fake_iommu_release_device(struct device *dev)
 void fake_iommu_domain_free(struct iommu_domain *domain)
 {
 	struct fake_iommu_domain *fd = to_fake_domain(domain);
-	unsigned long index;
+	unsigned long index, flags;
 	void *table;
 
 	WARN_ON(!list_empty(&fd->devices));
+	/* A flush queue's domain may go with unmaps it never flushed. */
+	spin_lock_irqsave(&fd->lock, flags);
+	if (fd->nr_stale && domain->type != IOMMU_DOMAIN_DMA_FQ)
+		fake_misuse(fd, "freed with [%#lx, %#lx) unmapped and never flushed from the IOTLB",
+			    fd->stale[0].start, fd->stale[0].end);
+	spin_unlock_irqrestore(&fd->lock, flags);
 	if (fake_iommu_domain_free_hook)
 		fake_iommu_domain_free_hook(domain);
 	xa_destroy(&fd->ptes);

@@ -954,8 +954,10 @@ static void iommu_dma_test_unmap_queued(struct kunit *test)
 	struct dma_ctx *c = dma_setup(test, p->fq);
 	const struct fake_iommu_call *call;
 	unsigned int syncs = 0;
+	dma_addr_t first;
 
 	KUNIT_ASSERT_EQ(test, map_page(c), 0);
+	first = c->handle;
 	fake_iommu_reset_calls(c->domain);
 	unmap_page(c);
 	KUNIT_EXPECT_EQ(test, fake_iommu_mapped_pages(c->domain, 0, 0), 0);
@@ -964,6 +966,20 @@ static void iommu_dma_test_unmap_queued(struct kunit *test)
 		syncs += call->size != 0;
 	KUNIT_EXPECT_EQ_MSG(test, syncs, p->fq ? 0 : 1,
 			    "IOTLB syncs right after a %s unmap", p->name);
+
+	/*
+	 * The same mapping again, before the queue is flushed: a queued IOVA
+	 * must not be handed out while the IOTLB may still translate it (the
+	 * fake reports a map over an unflushed unmap as misuse, too).
+	 */
+	KUNIT_ASSERT_EQ(test, map_page(c), 0);
+	check_page(c);
+	if (p->fq)
+		KUNIT_EXPECT_NE_MSG(test, c->handle, first,
+				    "a queued IOVA was reused before the IOTLB was flushed");
+	unmap_page(c);
+	flush_queue(c);
+	fake_iommu_take_misuse(test, c->domain);
 }
 
 /*

@@ -83,6 +83,43 @@ static void iommu_fake_test_misuse(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, expected_failure.status, KUNIT_FAILURE);
 }
 
+/*
+ * The IOTLB model: an unmapped range stays in the IOTLB until an IOTLB sync
+ * covering it, or a flush of everything; mapping it again before that is
+ * misuse (a device could still reach the old pages).
+ */
+static void iommu_fake_test_unflushed_unmap(struct kunit *test)
+{
+	struct iommu_domain *domain = test_domain(test);
+	struct iommu_iotlb_gather gather;
+	struct kunit expected_failure;
+
+	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
+	iommu_iotlb_gather_init(&gather);
+	KUNIT_EXPECT_EQ(test, iommu_unmap_fast(domain, TEST_IOVA, SZ_4K, &gather),
+			SZ_4K);
+	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
+	kunit_init_test(&expected_failure, "expected_failure", NULL);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(&expected_failure, domain), 1);
+	KUNIT_EXPECT_EQ(test, expected_failure.status, KUNIT_FAILURE);
+
+	/* Still unflushed: only a sync or a flush forgets it. */
+	iommu_iotlb_gather_init(&gather);
+	KUNIT_EXPECT_EQ(test, iommu_unmap_fast(domain, TEST_IOVA, SZ_4K, &gather),
+			SZ_4K);
+	iommu_iotlb_sync(domain, &gather);
+	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(test, domain), 0);
+
+	iommu_iotlb_gather_init(&gather);
+	KUNIT_EXPECT_EQ(test, iommu_unmap_fast(domain, TEST_IOVA, SZ_4K, &gather),
+			SZ_4K);
+	iommu_flush_iotlb_all(domain);
+	KUNIT_ASSERT_EQ(test, map_one(domain, TEST_IOVA), 0);
+	KUNIT_EXPECT_EQ(test, fake_iommu_take_misuse(test, domain), 0);
+	KUNIT_EXPECT_EQ(test, iommu_unmap(domain, TEST_IOVA, SZ_4K), SZ_4K);
+}
+
 /* The call log records what the core asked map_pages for. */
 static void iommu_fake_test_call_log(struct kunit *test)
 {
@@ -205,6 +242,7 @@ static void iommu_fake_test_leftovers(struct kunit *test)
 static struct kunit_case iommu_fake_test_cases[] = {
 	KUNIT_CASE(iommu_fake_test_probe),
 	KUNIT_CASE(iommu_fake_test_misuse),
+	KUNIT_CASE(iommu_fake_test_unflushed_unmap),
 	KUNIT_CASE(iommu_fake_test_call_log),
 	KUNIT_CASE(iommu_fake_test_fail_next),
 	KUNIT_CASE(iommu_fake_test_fail_nth),
