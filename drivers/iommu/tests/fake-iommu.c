@@ -380,7 +380,7 @@ static int fake_iommu_map_pages(struct iommu_domain *domain,
 
 	stale = fake_stale_find(fd, iova, iova + pgsize * pgcount);
 	if (stale)
-		fake_misuse(fd, "map_pages at %#lx: [%#lx, %#lx) was unmapped and never flushed from the IOTLB",
+		fake_misuse(fd, "map_pages at %#lx over [%#lx, %#lx): IOTLB not flushed",
 			    iova, stale->start, stale->end);
 
 	ret = fake_fault_check(fd, FAKE_IOMMU_MAP_PAGES, NULL, iova,
@@ -630,7 +630,7 @@ void fake_iommu_domain_free(struct iommu_domain *domain)
 	/* A flush queue's domain may go with unmaps it never flushed. */
 	spin_lock_irqsave(&fd->lock, flags);
 	if (fd->nr_stale && domain->type != IOMMU_DOMAIN_DMA_FQ)
-		fake_misuse(fd, "freed with [%#lx, %#lx) unmapped and never flushed from the IOTLB",
+		fake_misuse(fd, "freed with [%#lx, %#lx) unmapped, IOTLB not flushed",
 			    fd->stale[0].start, fd->stale[0].end);
 	spin_unlock_irqrestore(&fd->lock, flags);
 	if (fake_iommu_domain_free_hook)
