@@ -62,12 +62,19 @@ def make(ctx: Context, tree: Tree, out_dir: str,
 	return made
 
 
-def patches(ctx: Context, tree: Tree, out_dir: str) -> str:
-	"""make patches: the series, one directory each, in out_dir."""
+def sender(ctx: Context) -> Tuple[str, str]:
+	"""Who sends the series (git's identity); UsageError if no one."""
 	try:
-		who = upstream.identity(ctx.env)
+		return upstream.identity(ctx.env)
 	except upstream.Error as e:
 		raise UsageError(str(e)) from e
+
+
+def patches(ctx: Context, tree: Tree, out_dir: str,
+	    who: Optional[Tuple[str, str]] = None) -> str:
+	"""make patches: the series, one directory each, in out_dir, signed
+	off by who (the sender, by default)."""
+	who = who or sender(ctx)
 	make(ctx, tree, out_dir, who)
 	log(f'series: in {out_dir}, signed off by {who[0]} <{who[1]}>, '
 	    'checkpatch --strict clean')

@@ -24,12 +24,15 @@ def main(ctx: Context, opts: 'Opts') -> int:
 	# The series is mainline's: make patches and patches-check use the
 	# mainline kernel unless told otherwise.
 	kernel, kdir = tree_choice(opts, table.MAINLINE_SERIES)
+	if opts.command == 'patches':
+		# Who signs the series off, before the tree is fetched or copied.
+		who = series.sender(ctx)
 	tree = prepare_main(ctx, kernel, kdir)
 	if opts.command == 'patches':
 		out = opts.patch_dir or os.path.join(tree.results, 'patches')
 		if not os.path.isabs(out):
 			out = os.path.join(ctx.top, out)
-		series.patches(ctx, tree, out)
+		series.patches(ctx, tree, out, who)
 	else:
 		patches_check(ctx, tree, opts.scope)
 	return EXIT_PASS

@@ -67,6 +67,18 @@ class PatchesTest(TmpTestCase):
 		with self.assertRaisesRegex(UsageError, 'user.name and user.email'):
 			self.patches()
 
+	def test_no_sender_stops_before_the_tree(self) -> None:
+		"""make patches without a sender fails before the kernel tree is
+		fetched or copied (slow on a fresh clone)."""
+		from unittest import mock
+		from iommu_kunit import cli, series_cmd
+		ctx = Context(top=self.top, environ=self.env)
+		opts = cli.parse(['patches', 'KERNEL=7.3'])
+		with mock.patch.object(series_cmd, 'prepare_main') as prepare, \
+		     self.assertRaisesRegex(UsageError, 'no sender'):
+			series_cmd.main(ctx, opts)
+		prepare.assert_not_called()
+
 	def test_checkpatch_finding_fails(self) -> None:
 		write(os.path.join(self.src, 'scripts/checkpatch.pl'),
 		      'print "WARNING: something\\n"; exit 1;\n')
