@@ -321,7 +321,8 @@ def build_config(ctx: Context, c: Config, src: str, work: str, new: Set[str],
 def kernel_doc(ctx: Context, src: str, new: Set[str]) -> Outcome:
 	start = time.monotonic()
 	files = sorted(f for f in new if f.endswith(('.c', '.h')))
-	r = ctx.run(['perl', 'scripts/kernel-doc', '-Wall', '-none'] + files, cwd=src,
+	# A Perl or a Python script, by kernel: its own #! line says which.
+	r = ctx.run(['./scripts/kernel-doc', '-Wall', '-none'] + files, cwd=src,
 		    capture=True)
 	out = (r.stdout + r.stderr).strip()
 	return Outcome('kernel-doc', r.returncode == 0 and not out, time.monotonic() - start,
