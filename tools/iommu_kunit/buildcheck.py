@@ -492,6 +492,13 @@ def kernel_names(kernel: str, configs: Sequence[Config], runs: Sequence[Run]) ->
 	return names | ({r.name for r in runs} if kernel == '7.3' else set())
 
 
+def extra_packages(configs: Sequence[Config]) -> List[str]:
+	"""make buildcheck's own packages: clang and lld only where a
+	configuration builds with them."""
+	return [p for p in table.EXTRA_PACKAGES['buildcheck']
+		if p not in ('clang', 'lld') or any(c.llvm for c in configs)]
+
+
 def main(ctx: Context, opts: 'Opts') -> int:
 	from . import locks
 	configs, runs = selected(opts.configs, opts.scope)
@@ -501,7 +508,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 			sources.ensure_packages(ctx, f'buildcheck-{name}',
 						table.packages('um', kernel) +
 						list(table.build_spec(name).packages) +
-						list(table.EXTRA_PACKAGES['buildcheck']))
+						extra_packages(configs))
 		if runs:
 			for leg in ('x86_64', 's390'):
 				ensure_leg_packages(ctx, leg, kernel)

@@ -23,6 +23,14 @@ TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 
 class SelectTest(unittest.TestCase):
 
+	def test_extra_packages(self) -> None:
+		"""clang and lld only for the configurations that use them."""
+		ci, _ = buildcheck.selected('', 'ci')
+		self.assertNotIn('clang', buildcheck.extra_packages(ci))
+		self.assertIn('sparse', buildcheck.extra_packages(ci))
+		every, _ = buildcheck.selected('', '')
+		self.assertIn('lld', buildcheck.extra_packages(every))
+
 	def test_glob_and_scope(self) -> None:
 		configs, runs = buildcheck.selected('um-*', '')
 		self.assertTrue(configs)
