@@ -21,7 +21,6 @@ results/<tree>/buildcheck.{json,xml}. CONFIGS=glob picks some; SCOPE=ci the
 cheapest that catch each kind of failure (.ci/run)."""
 
 import fnmatch
-import json
 import os
 import re
 import shlex
@@ -205,6 +204,16 @@ def read_config(path: str) -> Dict[str, str]:
 	return values
 
 
+def merged_options(first: Sequence[str], then: Sequence[str]) -> List[str]:
+	"""NAME=value options, one per name: a name in then overrides first's."""
+	values: Dict[str, str] = {}
+	for o in list(first) + list(then):
+		name, value = o.split('=', 1)
+		values.pop(name, None)
+		values[name] = value
+	return [f'{k}={v}' for k, v in values.items()]
+
+
 def config_problems(final: Dict[str, str], c: Config, asked: Sequence[str]) -> List[str]:
 	"""What the final .config does not give of what c asked for."""
 	problems = []
@@ -288,7 +297,7 @@ def build_config(ctx: Context, c: Config, src: str, work: str, new: Set[str],
 	os.makedirs(build, exist_ok=True)
 	arch = 'um' if c.arch == 'um' else c.arch
 	base = qemu.arch_kconfig(src, arch) if c.arch in ('um', 'x86_64', 's390', 'arm64') else ''
-	asked = (intree_options(src) if c.intree else []) + list(c.options)
+	asked = merged_options(intree_options(src) if c.intree else [], c.options)
 	write_text(os.path.join(build, '.config'),
 		   base + '\n' + '\n'.join(option_lines(asked)) + '\n')
 	ccache = table.have_ccache() and not c.llvm
@@ -342,14 +351,11 @@ def kunit_json(ctx: Context, src: str, build: str, args: Sequence[str],
 
 
 def case_results(json_path: str) -> Dict[str, str]:
-	"""suite.case -> PASS/FAIL/SKIP from kunit.py's JSON."""
-	with open(json_path) as f:
-		data = json.load(f)
+	"""suite.case[.param] -> PASS/FAIL/SKIP/ERROR from kunit.py's JSON."""
 	out = {}
-	for suite in data.get('test_cases', []):
-		for case in suite.get('sub_groups', []) or [suite]:
-			for t in case.get('test_cases', []):
-				out[f"{case.get('name')}.{t.get('name')}"] = t.get('status', '')
+	for group in results.load(json_path).get('sub_groups', []):
+		for name, status in results.leaves(group, group['name'] + '.'):
+			out[name] = status
 	return out
 
 

@@ -11,6 +11,7 @@
 
 """Unit tests for tools/iommu_kunit/buildcheck.py."""
 
+import json
 import os
 import unittest
 
@@ -66,6 +67,51 @@ class ConfigTest(unittest.TestCase):
 		self.assertEqual(buildcheck.config_problems({'A': 'y'}, c, ['A=y', 'B=n']), [])
 
 
+	def test_a_later_option_overrides_the_in_tree_one(self) -> None:
+		self.assertEqual(buildcheck.merged_options(['KUNIT=y', 'A_TEST=y', 'B=y'],
+							   ['A_TEST=m', 'MODULES=y']),
+				 ['KUNIT=y', 'B=y', 'A_TEST=m', 'MODULES=y'])
+
+	def test_every_configuration_asks_one_value_per_option(self) -> None:
+		intree = []
+		with open(os.path.join(TOP, 'drivers/iommu/.kunitconfig')) as f:
+			for line in f:
+				if line.startswith('CONFIG_'):
+					intree.append(line.strip()[len('CONFIG_'):])
+		for c in buildcheck.CONFIGS:
+			asked = buildcheck.merged_options(intree if c.intree else [], c.options)
+			names = [o.split('=', 1)[0] for o in asked]
+			self.assertEqual(len(names), len(set(names)), c.name)
+			for o in c.options:
+				self.assertIn(o, asked, c.name)
+
+
+# kunit.py's JSON (kunit_json.py): suites are the top group's sub_groups,
+# a parameterised case a suite's sub_group.
+KUNIT_JSON = {'name': 'KUnit Test Group', 'test_cases': [], 'sub_groups': [
+	{'name': 'buildcheck_warn_first', 'sub_groups': [],
+	 'test_cases': [{'name': 'warn_first_test', 'status': 'PASS'}]},
+	{'name': 'iommu_map', 'test_cases': [{'name': 'plain', 'status': 'FAIL'}],
+	 'sub_groups': [{'name': 'sync_error', 'sub_groups': [], 'test_cases': [
+		 {'name': '-ENOMEM', 'status': 'PASS'}, {'name': '-EIO', 'status': 'ERROR'},
+		 {'name': '-EFAULT', 'status': 'SKIP'}]}]},
+]}
+
+
+class ResultsTest(TmpTestCase):
+
+	def test_case_results_and_failures(self) -> None:
+		path = write(self.path('r.json'), json.dumps(KUNIT_JSON))
+		self.assertEqual(buildcheck.case_results(path), {
+			'buildcheck_warn_first.warn_first_test': 'PASS',
+			'iommu_map.plain': 'FAIL',
+			'iommu_map.sync_error.-ENOMEM': 'PASS',
+			'iommu_map.sync_error.-EIO': 'ERROR',
+			'iommu_map.sync_error.-EFAULT': 'SKIP'})
+		self.assertEqual(buildcheck.failures(path),
+				 ['iommu_map.plain', 'iommu_map.sync_error.-EIO'])
+
+
 class WarningsTest(unittest.TestCase):
 
 	def test_ours_only(self) -> None:
@@ -86,8 +132,8 @@ class DocumentedTest(TmpTestCase):
 
 	def test_the_in_tree_kunitconfig(self) -> None:
 		src = self.path('src')
-		write(os.path.join(src, 'drivers/iommu/.kunitconfig'),
-		      open(os.path.join(TOP, 'drivers/iommu/.kunitconfig')).read())
+		with open(os.path.join(TOP, 'drivers/iommu/.kunitconfig')) as f:
+			write(os.path.join(src, 'drivers/iommu/.kunitconfig'), f.read())
 		x86 = buildcheck.documented_args(src, 'x86_64')
 		self.assertIn('--kconfig_add', x86)
 		self.assertIn('CONFIG_IOMMU_DMA_KUNIT_TEST=y', x86)
