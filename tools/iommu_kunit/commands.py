@@ -154,7 +154,10 @@ def checkpatch(ctx: Context, tree: Tree) -> bool:
 			# FILE_PATH_CHANGES: new files under drivers/iommu/ are the
 			# IOMMU SUBSYSTEM entry's. UNKNOWN_COMMIT_ID: the work copy
 			# has no git history to look the Fixes: commit up in.
-			cmd += ['--ignore', 'FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID', path]
+			# --no-signoff: the sender's Signed-off-by is added by
+			# make patches, whose checkpatch run checks it.
+			cmd += ['--no-signoff', '--ignore', 'FILE_PATH_CHANGES,UNKNOWN_COMMIT_ID',
+				path]
 		else:
 			cmd += ['-f', path]
 		r = ctx.run(cmd, cwd=tree.wsrc, capture=True)

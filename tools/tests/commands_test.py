@@ -437,6 +437,20 @@ class SmallCommandsTest(CommandTestCase):
 		self.assertEqual(checks['shellcheck'][1:],
 				 [os.path.join(REPO, f) for f in selftest.SHELL_FILES])
 
+	def test_checkpatch_leaves_the_sign_off_to_make_patches(self) -> None:
+		"""The overlay's patches carry no Signed-off-by (make patches adds
+		the sender's); new files are checked as files."""
+		write(os.path.join(self.top, 'drivers/iommu/patches/0001-x.patch'), 'p\n')
+		write(os.path.join(self.top, 'drivers/iommu/tests/new.c'), 'c\n')
+		tree = fake_tree(self.tmp)
+		self.assertTrue(commands.checkpatch(self.c, tree))
+		runs = self.c.ran('perl', 'scripts/checkpatch.pl')
+		self.assertEqual(len(runs), 2, runs)
+		self.assertIn('-f', runs[0])
+		self.assertNotIn('--no-signoff', runs[0])
+		self.assertIn('--no-signoff', runs[1])
+		self.assertTrue(runs[1][-1].endswith('0001-x.patch'))
+
 	def test_coverage_arch(self) -> None:
 		from iommu_kunit import coverage_cmd
 		with self.assertRaisesRegex(UsageError, 'make coverage runs on ARCH=um or '
