@@ -136,10 +136,12 @@ _ALL = tuple(LEGS) + (PATCHES_CHECK,)
 
 # Every kernel KERNEL= names, Debian's linux-source-<version>.
 KERNELS: Dict[str, Kernel] = {
-	# SCOPE=ci: the x86_64 leg alone, which runs every suite the UML leg
-	# runs and dma-iommu's; the um and s390 legs (about 5 and 7 minutes
-	# cold) and the series check are left to make test.
-	'6.12': Kernel(source='system', test=_ALL, ci=('x86_64',)),
+	# SCOPE=ci: the UML leg alone (about 5 minutes cold): the 6.12
+	# delta applies, builds and runs the core's suites. The x86_64 leg
+	# (dma-iommu's suites, about 11 minutes cold), the s390 leg and the
+	# series check are left to make test: CI's 90 minutes also hold
+	# make buildcheck's x86_64 module build.
+	'6.12': Kernel(source='system', test=_ALL, ci=('um',)),
 	# SCOPE=ci: left out for time.
 	'7.2': Kernel(source='sid', test=('um',), ci=()),
 	'7.3': Kernel(source='experimental', test=_ALL, ci=_ALL),
