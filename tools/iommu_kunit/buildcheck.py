@@ -209,11 +209,7 @@ def read_config(path: str) -> Dict[str, str]:
 
 def merged_options(first: Sequence[str], then: Sequence[str]) -> List[str]:
 	"""NAME=value options, one per name: a name in then overrides first's."""
-	values: Dict[str, str] = {}
-	for o in list(first) + list(then):
-		name, value = o.split('=', 1)
-		values.pop(name, None)
-		values[name] = value
+	values = dict(o.split('=', 1) for o in [*first, *then])
 	return [f'{k}={v}' for k, v in values.items()]
 
 

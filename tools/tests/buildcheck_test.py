@@ -70,7 +70,7 @@ class ConfigTest(unittest.TestCase):
 	def test_a_later_option_overrides_the_in_tree_one(self) -> None:
 		self.assertEqual(buildcheck.merged_options(['KUNIT=y', 'A_TEST=y', 'B=y'],
 							   ['A_TEST=m', 'MODULES=y']),
-				 ['KUNIT=y', 'B=y', 'A_TEST=m', 'MODULES=y'])
+				 ['KUNIT=y', 'A_TEST=m', 'B=y', 'MODULES=y'])
 
 	def test_every_configuration_asks_one_value_per_option(self) -> None:
 		intree = []
