@@ -73,11 +73,7 @@ class ConfigTest(unittest.TestCase):
 				 ['KUNIT=y', 'A_TEST=m', 'B=y', 'MODULES=y'])
 
 	def test_every_configuration_asks_one_value_per_option(self) -> None:
-		intree = []
-		with open(os.path.join(TOP, 'drivers/iommu/.kunitconfig')) as f:
-			for line in f:
-				if line.startswith('CONFIG_'):
-					intree.append(line.strip()[len('CONFIG_'):])
+		intree = buildcheck.intree_options(TOP)
 		for c in buildcheck.CONFIGS:
 			asked = buildcheck.merged_options(intree if c.intree else [], c.options)
 			names = [o.split('=', 1)[0] for o in asked]
