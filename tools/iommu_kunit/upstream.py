@@ -110,12 +110,14 @@ def read_map(top: str) -> List[Series]:
 def kernel_patches(top: str, kernel_series: Optional[str]) -> Dict[str, str]:
 	"""The patches a kernel series gets, by number: the mainline set, with
 	drivers/iommu/patches/<series>/'s on top (same number: replaces it,
-	empty: drops it, a number of its own: added)."""
+	empty: drops it, a number of its own: added). A backport's own number
+	may end in a letter (0010a): it then comes right after 0010, so that
+	a delta follows the patch whose files it adapts."""
 	def numbered(d: str) -> Dict[str, str]:
 		found = {}
 		if os.path.isdir(d):
 			for name in sorted(os.listdir(d)):
-				m = re.match(r'(\d{4})-.*\.patch$', name)
+				m = re.match(r'(\d{4}[a-z]?)-.*\.patch$', name)
 				if m:
 					found[m.group(1)] = os.path.join(d, name)
 		return found

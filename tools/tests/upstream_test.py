@@ -118,6 +118,15 @@ class MapTest(Tree):
 		self.assertEqual([x.name for x in s], ['feature'])
 		self.assertEqual([p.number for p in s[0].patches], ['0002', '0003'])
 
+	def test_backport_delta_after_its_patch(self):
+		# 0001a: right after 0001, in 0001's series, before 0002.
+		self.write(self.top, 'drivers/iommu/patches/6.12/0001a-a.patch',
+			   stored('drivers: Backport', 'a.', diff('drivers/a.c', A_C, A_C + 'x;\n')))
+		s = upstream.series_for_kernel(self.top, '6.12')
+		self.assertEqual([[p.number for p in x.patches] for x in s],
+				 [['0001', '0001a'], ['0002']])
+		self.assertTrue(s[0].patches[1].path.endswith('6.12/0001a-a.patch'))
+
 	def test_stored_patch_names_no_person(self):
 		self.write(self.top, 'drivers/iommu/patches/0001-a.patch', stored(
 			'x', 'body\n\nSigned-off-by: Somebody <s@example.com>',
