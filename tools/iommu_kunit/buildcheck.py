@@ -175,18 +175,25 @@ kunit_test_suite(warn_first_suite);
 '''
 
 
-def selected(glob: str, scope: str) -> Tuple[List[Config], List[Run]]:
-	"""The configurations and runs CONFIGS= and SCOPE= pick; a glob that
-	picks nothing is a usage error."""
+def selected(globs: str, scope: str) -> Tuple[List[Config], List[Run]]:
+	"""The configurations and runs CONFIGS= (globs, separated by spaces or
+	commas) and SCOPE= pick, in their table's order; a glob that picks
+	nothing is a usage error."""
+	patterns = [g for g in re.split(r'[\s,]+', globs) if g]
+	names = [c.name for c in CONFIGS] + [r.name for r in RUNS]
+	for g in patterns:
+		if not fnmatch.filter(names, g):
+			raise UsageError(f'CONFIGS={g} names no configuration or run '
+					 f'({" ".join(names)})')
+
 	def pick(name: str, ci: bool) -> bool:
-		return ((not glob or fnmatch.fnmatchcase(name, glob)) and
+		return ((not patterns or any(fnmatch.fnmatchcase(name, g) for g in patterns)) and
 			(scope != 'ci' or ci))
 
 	configs = [c for c in CONFIGS if pick(c.name, c.ci)]
 	runs = [r for r in RUNS if pick(r.name, r.ci)]
 	if not configs and not runs:
-		names = ' '.join([c.name for c in CONFIGS] + [r.name for r in RUNS])
-		raise UsageError(f'CONFIGS={glob} names no configuration or run ({names})')
+		raise UsageError(f'CONFIGS={globs} SCOPE={scope} picks no configuration or run')
 	return configs, runs
 
 

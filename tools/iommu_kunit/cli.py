@@ -46,8 +46,8 @@ VARIABLES: Dict[str, Tuple[str, str]] = {
 	'SCOPE': ('--scope', 'ci: what .ci/run runs'),
 	'N': ('--n', 'make flake: how many runs (a positive integer, default 20)'),
 	'MUTANTS': ('--mutants', 'make mutate: a glob of mutant file names (must match one)'),
-	'CONFIGS': ('--configs', 'make buildcheck: a glob of configuration and run names '
-		    '(must match one)'),
+	'CONFIGS': ('--configs', 'make buildcheck: globs of configuration and run names, '
+		    'separated by spaces or commas (each must match one)'),
 	'PATCHES': ('--patches', 'make presubmit: a patch file, or a directory of *.patch'),
 	'PATCH_DIR': ('--patch-dir', 'make patches: where the series goes'),
 	'REFRESH': ('--refresh', 'make fetch: 1 asks Debian for a newer version of KERNEL='),

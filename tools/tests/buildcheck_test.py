@@ -45,6 +45,19 @@ class SelectTest(unittest.TestCase):
 	def test_a_glob_that_picks_nothing(self) -> None:
 		with self.assertRaisesRegex(UsageError, 'CONFIGS=nope names no configuration'):
 			buildcheck.selected('nope', '')
+		# Each of several must pick one.
+		with self.assertRaisesRegex(UsageError, 'CONFIGS=nope names no configuration'):
+			buildcheck.selected('um-kunitconfig nope', '')
+
+	def test_several_globs(self) -> None:
+		configs, runs = buildcheck.selected('s390-*, um-kunitconfig run-all-tests', '')
+		self.assertEqual([c.name for c in configs], ['um-kunitconfig', 's390-pci',
+							     's390-no-pci'])
+		self.assertEqual([r.name for r in runs], ['run-all-tests'])
+
+	def test_scope_can_leave_nothing(self) -> None:
+		with self.assertRaisesRegex(UsageError, 'picks no configuration'):
+			buildcheck.selected('um-kunitconfig', 'ci')
 
 	def test_names_are_unique(self) -> None:
 		names = [c.name for c in buildcheck.CONFIGS] + [r.name for r in buildcheck.RUNS]
