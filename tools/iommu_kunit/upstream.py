@@ -33,6 +33,11 @@ KEYWORDS = ('series', 'subject', 'depends', 'to', 'cc')
 BASE_BRANCH = 'base'
 # In a stored patch, the sender (a MAINTAINERS entry's M:).
 SENDER = '@SENDER@'
+# A backport delta whose subject is "squash! <the subject of the patch
+# before it>" is folded into that patch, as git rebase --autosquash does:
+# its message is appended to that patch's as a note of what the backport
+# changed, so that every patch of the backport builds alone.
+SQUASH = 'squash! '
 # checkpatch's questions the series answers otherwise: new files under
 # drivers/iommu/ are the IOMMU entry's, the one elsewhere is added to it by
 # its patch; and Fixes: commits are upstream's, which a tree without
@@ -112,7 +117,8 @@ def kernel_patches(top: str, kernel_series: Optional[str]) -> Dict[str, str]:
 	drivers/iommu/patches/<series>/'s on top (same number: replaces it,
 	empty: drops it, a number of its own: added). A backport's own number
 	may end in a letter (0010a): it then comes right after 0010, so that
-	a delta follows the patch whose files it adapts."""
+	a delta follows the patch whose files it adapts (and, as a "squash!"
+	patch, is folded into it: commit_patch())."""
 	def numbered(d: str) -> Dict[str, str]:
 		found = {}
 		if os.path.isdir(d):
@@ -266,7 +272,8 @@ def base_repo(tree: str, repo: str) -> str:
 
 def commit_patch(top: str, repo: str, patch: Patch, who: Tuple[str, str]) -> None:
 	"""Applies a stored patch and adds its new files, as one commit of the
-	sender, signed off by them."""
+	sender, signed off by them; a "squash!" patch amends the commit
+	before it instead."""
 	subject, body, diff = read_patch(patch.path)
 	# Who looks after what the series adds (MAINTAINERS): the sender.
 	diff = diff.replace(SENDER, f'{who[0]} <{who[1]}>')
@@ -279,8 +286,21 @@ def commit_patch(top: str, repo: str, patch: Patch, who: Tuple[str, str]) -> Non
 		os.makedirs(os.path.dirname(dst), exist_ok=True)
 		shutil.copyfile(os.path.join(top, f), dst)
 		run(['git', 'add', '-f', f], cwd=repo)
-	msg = subject + '\n\n' + body + f'\n\nSigned-off-by: {who[0]} <{who[1]}>\n'
-	run(['git', 'commit', '-q', '-F', '-'], cwd=repo, env=git_env(who), stdin=msg)
+	signoff = f'Signed-off-by: {who[0]} <{who[1]}>'
+	if not subject.startswith(SQUASH):
+		msg = subject + '\n\n' + body + f'\n\n{signoff}\n'
+		run(['git', 'commit', '-q', '-F', '-'], cwd=repo, env=git_env(who), stdin=msg)
+		return
+	target = subject[len(SQUASH):].strip()
+	head = run(['git', 'log', '-1', '--format=%B'], cwd=repo).stdout.rstrip('\n')
+	if head.split('\n', 1)[0] != target:
+		raise Error(f'{os.path.basename(patch.path)} squashes into "{target}", but '
+			    f'the patch before it is "{head.splitlines()[0]}"')
+	if head.endswith('\n' + signoff):
+		head = head[:-len(signoff)].rstrip('\n')
+	msg = head + '\n\n' + body + f'\n\n{signoff}\n'
+	run(['git', 'commit', '-q', '--amend', '-F', '-'], cwd=repo, env=git_env(who),
+	    stdin=msg)
 
 
 def closure(series: List[Series], s: Series) -> List[Series]:

@@ -193,6 +193,31 @@ class BuildTest(Tree):
 		with open(os.path.join(self.tree, 'drivers/a.c')) as f:
 			self.assertEqual(f.read(), A_C)
 
+	def test_a_squash_delta_folds_into_the_patch_before_it(self):
+		# As a backport needs it: the patch alone would not build there.
+		a1 = A_C.replace('a3 = 3', 'a3 = 33')
+		self.write(self.top, 'drivers/iommu/patches/6.12/0001a-a.patch', stored(
+			'squash! drivers: Change a', '[ 6.12: a5 is a4 there ]',
+			diff('drivers/a.c', a1, a1.replace('a5 = 5', 'a5 = 4'))))
+		made = upstream.build(self.top, self.tree, self.repo, self.out, '6.12', self.who)
+		fix = upstream.mails_of(made[0][1])
+		self.assertEqual(len(fix), 1)
+		with open(fix[0]) as f:
+			mail = f.read()
+		self.assertIn('Subject: [PATCH 1/1] drivers: Change a', mail)
+		self.assertIn('+int a5 = 4;', mail)
+		self.assertIn('+int a3 = 33;', mail)
+		# The note, then the one sign-off.
+		self.assertRegex(mail, r'\[ 6\.12: a5 is a4 there \]\n\nSigned-off-by: Jane')
+		self.assertEqual(mail.count('Signed-off-by:'), 1)
+
+	def test_a_squash_delta_names_the_patch_before_it(self):
+		self.write(self.top, 'drivers/iommu/patches/6.12/0001a-a.patch', stored(
+			'squash! drivers: Another fix', 'x.', diff('lib/b.c', B_C, B_C + 'x;\n')))
+		with self.assertRaisesRegex(upstream.Error, 'squashes into "drivers: Another fix", '
+					    'but the patch before it is "drivers: Change a"'):
+			upstream.build(self.top, self.tree, self.repo, self.out, '6.12', self.who)
+
 	def test_a_patch_that_does_not_apply(self):
 		self.write(self.top, 'drivers/iommu/patches/0001-a.patch', stored(
 			'x', 'y', diff('drivers/a.c', A_C.replace('a3', 'zz'), A_C)))
