@@ -103,14 +103,13 @@ CONFIGS: Tuple[Config, ...] = (
 	       dropped=('IOMMU_FAKE',) + SUITES[:4]),
 	# AMDv1 built in through COMPILE_TEST, not AMD_IOMMU: ACPI and the AMD
 	# driver are about 250 more objects of a cold build in CI's time.
-	# COMPILE_TEST's WERROR and hw_random drivers are not wanted.
+	# COMPILE_TEST's hw_random drivers are not wanted.
 	Config('x86_64-modules', 'x86_64',
 	       'every suite a module, dma-iommu\'s, the IOVA-link API\'s and generic_pt\'s '
 	       '(AMDv1 built in) too (modpost: every symbol they need exported); sparse',
 	       options=('MODULES=y',) + m(SUITES + DMA_SUITES + ('IOMMU_MAP_PT_KUNIT_TEST',)) +
-	       P2PDMA + TRACING + FAULTS + ('FAULT_INJECTION_DEBUG_FS=y', 'COMPILE_TEST=y',
-					   'WERROR=n', 'HW_RANDOM=n', 'GENERIC_PT=y',
-					   'IOMMU_PT=y', 'IOMMU_PT_AMDV1=y'),
+	       P2PDMA + TRACING + FAULTS + GENERIC_PT +
+	       ('FAULT_INJECTION_DEBUG_FS=y', 'HW_RANDOM=n'),
 	       sparse=True, ci=True),
 	# The dma-buf suite needs PCI_P2PDMA (its exporter's MMIO ranges).
 	Config('x86_64-no-tracepoints', 'x86_64',

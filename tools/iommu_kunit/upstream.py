@@ -287,20 +287,18 @@ def commit_patch(top: str, repo: str, patch: Patch, who: Tuple[str, str]) -> Non
 		shutil.copyfile(os.path.join(top, f), dst)
 		run(['git', 'add', '-f', f], cwd=repo)
 	signoff = f'Signed-off-by: {who[0]} <{who[1]}>'
-	if not subject.startswith(SQUASH):
-		msg = subject + '\n\n' + body + f'\n\n{signoff}\n'
-		run(['git', 'commit', '-q', '-F', '-'], cwd=repo, env=git_env(who), stdin=msg)
-		return
-	target = subject[len(SQUASH):].strip()
-	head = run(['git', 'log', '-1', '--format=%B'], cwd=repo).stdout.rstrip('\n')
-	if head.split('\n', 1)[0] != target:
-		raise Error(f'{os.path.basename(patch.path)} squashes into "{target}", but '
-			    f'the patch before it is "{head.splitlines()[0]}"')
-	if head.endswith('\n' + signoff):
-		head = head[:-len(signoff)].rstrip('\n')
+	head, amend = subject, []
+	if subject.startswith(SQUASH):
+		target = subject[len(SQUASH):].strip()
+		head = run(['git', 'log', '-1', '--format=%B'], cwd=repo).stdout.rstrip('\n')
+		if head.split('\n', 1)[0] != target:
+			raise Error(f'{os.path.basename(patch.path)} squashes into "{target}", '
+				    f'but the patch before it is "{head.splitlines()[0]}"')
+		if head.endswith('\n' + signoff):
+			head = head[:-len(signoff)].rstrip('\n')
+		amend = ['--amend']
 	msg = head + '\n\n' + body + f'\n\n{signoff}\n'
-	run(['git', 'commit', '-q', '--amend', '-F', '-'], cwd=repo, env=git_env(who),
-	    stdin=msg)
+	run(['git', 'commit', '-q', *amend, '-F', '-'], cwd=repo, env=git_env(who), stdin=msg)
 
 
 def closure(series: List[Series], s: Series) -> List[Series]:
