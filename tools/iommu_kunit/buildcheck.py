@@ -94,8 +94,10 @@ CONFIGS: Tuple[Config, ...] = (
 	       options=('MODULES=y', 'COMPILE_TEST=y', 'GENERIC_PT=y', 'IOMMU_PT=m',
 			'IOMMU_PT_AMDV1=m', 'IOMMU_MAP_PT_KUNIT_TEST=m') + NO_WERROR,
 	       dropped=('IOMMU_MAP_PT_KUNIT_TEST',)),
+	# KUNIT_ALL_TESTS=m makes each prompt (if !KUNIT_ALL_TESTS) m-visible:
+	# every test, the .kunitconfig's =y ones too, can only be m.
 	Config('um-all-tests-m', 'um', 'KUNIT_ALL_TESTS=m: every test a module',
-	       options=('MODULES=y', 'KUNIT_ALL_TESTS=m')),
+	       options=('MODULES=y', 'KUNIT_ALL_TESTS=m') + m(SUITES)),
 	Config('um-kunit-m', 'um',
 	       'KUNIT=m (distributions): the suites and the fake are dropped, as their '
 	       'help says', intree=False,

@@ -94,6 +94,18 @@ class ConfigTest(unittest.TestCase):
 			for o in c.options:
 				self.assertIn(o, asked, c.name)
 
+	def test_all_tests_m_asks_no_test_built_in(self) -> None:
+		"""KUNIT_ALL_TESTS=m caps every test's prompt (if
+		!KUNIT_ALL_TESTS) at m: a test asked =y there would be a false
+		failure of the .config check."""
+		intree = buildcheck.intree_options(TOP)
+		for c in buildcheck.CONFIGS:
+			asked = buildcheck.merged_options(intree if c.intree else [], c.options)
+			if 'KUNIT_ALL_TESTS=m' not in asked:
+				continue
+			built_in = [o for o in asked if o.endswith('_KUNIT_TEST=y')]
+			self.assertEqual(built_in, [], c.name)
+
 
 # kunit.py's JSON (kunit_json.py): suites are the top group's sub_groups,
 # a parameterised case a suite's sub_group.
