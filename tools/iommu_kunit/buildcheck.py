@@ -281,6 +281,15 @@ def our_warnings(log_text: str, src: str, new: Set[str],
 	return found
 
 
+def added_files(repo: str, base: str) -> Set[str]:
+	"""The files the series adds to this tree (git diff --diff-filter=A):
+	6.12's series, without the IOVA-link API, adds fewer than the
+	overlay has."""
+	r = upstream.run(['git', 'diff', '--name-only', '--diff-filter=A', base, 'HEAD'],
+			 cwd=repo)
+	return set(r.stdout.split())
+
+
 def changed_lines(repo: str, base: str) -> Dict[str, Set[int]]:
 	"""The lines the series adds or changes, by file (git diff -U0)."""
 	r = upstream.run(['git', 'diff', '-U0', base, 'HEAD'], cwd=repo)
@@ -340,14 +349,14 @@ def build_config(ctx: Context, c: Config, src: str, work: str, new: Set[str],
 	return Outcome(c.name, True, time.monotonic() - start, c.why)
 
 
-def kernel_doc(ctx: Context, src: str, new: Set[str]) -> Outcome:
+def kernel_doc(ctx: Context, kernel: str, src: str, new: Set[str]) -> Outcome:
 	start = time.monotonic()
 	files = sorted(f for f in new if f.endswith(('.c', '.h')))
 	# A Perl or a Python script, by kernel: its own #! line says which.
 	r = ctx.run(['./scripts/kernel-doc', '-Wall', '-none'] + files, cwd=src,
 		    capture=True)
 	out = (r.stdout + r.stderr).strip()
-	return Outcome('kernel-doc', r.returncode == 0 and not out, time.monotonic() - start,
+	return Outcome(kernel_doc_name(kernel), r.returncode == 0 and not out, time.monotonic() - start,
 		       out[-400:] or f'scripts/kernel-doc -Wall -none on {len(files)} new files')
 
 
@@ -506,8 +515,14 @@ def report(tree: Tree, outcomes: List[Outcome]) -> None:
 				     seconds=round(o.seconds)) for o in outcomes])
 
 
+def kernel_doc_name(kernel: str) -> str:
+	"""kernel-doc's verdict name: mainline's plain, a backport's with its
+	kernel, so that one run's summary tells them apart."""
+	return 'kernel-doc' if kernel == '7.3' else f'kernel-doc-{kernel}'
+
+
 def kernel_names(kernel: str, configs: Sequence[Config], runs: Sequence[Run]) -> Set[str]:
-	names = {c.name for c in configs if c.kernel == kernel} | {'kernel-doc'}
+	names = {c.name for c in configs if c.kernel == kernel} | {kernel_doc_name(kernel)}
 	return names | ({r.name for r in runs} if kernel == '7.3' else set())
 
 
@@ -535,7 +550,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 		work = tree.work + '-buildcheck'
 		locks.hold(ctx, tree.work + '-series')
 		src, base = series_tree(ctx, tree)
-		new = set(table.overlay_new_files(ctx.top))
+		new = added_files(src, base)
 		changed = changed_lines(src, base)
 		for c in (c for c in configs if c.kernel == kernel):
 			o = build_config(ctx, c, src, work, new, changed)
@@ -543,7 +558,7 @@ def main(ctx: Context, opts: 'Opts') -> int:
 			    f'{o.detail}')
 			outcomes.append(o)
 		if kernel == '7.3' and not opts.configs or any(c.kernel == kernel for c in configs):
-			o = kernel_doc(ctx, src, new)
+			o = kernel_doc(ctx, kernel, src, new)
 			log(f'buildcheck {o.name}: {"PASS" if o.ok else "FAIL"}: {o.detail}')
 			outcomes.append(o)
 		if kernel == '7.3':

@@ -13,6 +13,7 @@
 
 import json
 import os
+import subprocess
 import unittest
 
 from helpers import TmpTestCase, write
@@ -147,6 +148,35 @@ class WarningsTest(unittest.TestCase):
 						{'drivers/iommu/iommu.c': {100}})
 		self.assertEqual(len(found), 3, found)
 		self.assertIn('modpost', found[2])
+
+
+class AddedFilesTest(TmpTestCase):
+
+	def test_what_this_trees_series_adds(self) -> None:
+		"""kernel-doc reads the files this tree's series adds, not the
+		overlay's (6.12's series has fewer); changed files are not new."""
+		repo = self.path('repo')
+		write(os.path.join(repo, 'drivers/iommu/iommu.c'), 'int a;\n')
+
+		def git(*args: str) -> None:
+			subprocess.run(['git', '-c', 'user.name=t', '-c', 'user.email=t@t', *args],
+				       cwd=repo, check=True, capture_output=True)
+		git('init', '-q')
+		git('add', '-A')
+		git('commit', '-q', '-m', 'base')
+		base = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=repo, check=True,
+				      capture_output=True, text=True).stdout.strip()
+		write(os.path.join(repo, 'drivers/iommu/iommu.c'), 'int a, b;\n')
+		write(os.path.join(repo, 'drivers/iommu/tests/fake-iommu.c'), 'int c;\n')
+		git('add', '-A')
+		git('commit', '-q', '-m', 'series')
+		self.assertEqual(buildcheck.added_files(repo, base),
+				 {'drivers/iommu/tests/fake-iommu.c'})
+
+	def test_kernel_doc_names(self) -> None:
+		self.assertEqual(buildcheck.kernel_doc_name('7.3'), 'kernel-doc')
+		self.assertEqual(buildcheck.kernel_doc_name('6.12'), 'kernel-doc-6.12')
+		self.assertIn('kernel-doc-6.12', buildcheck.kernel_names('6.12', [], []))
 
 
 class DocumentedTest(TmpTestCase):
