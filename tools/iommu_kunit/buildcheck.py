@@ -67,7 +67,7 @@ class Config(NamedTuple):
 	dropped: Tuple[str, ...] = ()
 	# make's targets: () is the default (vmlinux, and modules with MODULES).
 	targets: Tuple[str, ...] = ()
-	kernel: str = '7.3'
+	kernel: str = table.MAINLINE_SERIES
 	llvm: bool = False
 	sparse: bool = False
 	ci: bool = False
@@ -356,7 +356,8 @@ def kernel_doc(ctx: Context, kernel: str, src: str, new: Set[str]) -> Outcome:
 	r = ctx.run(['./scripts/kernel-doc', '-Wall', '-none'] + files, cwd=src,
 		    capture=True)
 	out = (r.stdout + r.stderr).strip()
-	return Outcome(kernel_doc_name(kernel), r.returncode == 0 and not out, time.monotonic() - start,
+	return Outcome(kernel_doc_name(kernel), r.returncode == 0 and not out,
+		       time.monotonic() - start,
 		       out[-400:] or f'scripts/kernel-doc -Wall -none on {len(files)} new files')
 
 
@@ -518,12 +519,12 @@ def report(tree: Tree, outcomes: List[Outcome]) -> None:
 def kernel_doc_name(kernel: str) -> str:
 	"""kernel-doc's verdict name: mainline's plain, a backport's with its
 	kernel, so that one run's summary tells them apart."""
-	return 'kernel-doc' if kernel == '7.3' else f'kernel-doc-{kernel}'
+	return 'kernel-doc' if kernel == table.MAINLINE_SERIES else f'kernel-doc-{kernel}'
 
 
 def kernel_names(kernel: str, configs: Sequence[Config], runs: Sequence[Run]) -> Set[str]:
 	names = {c.name for c in configs if c.kernel == kernel} | {kernel_doc_name(kernel)}
-	return names | ({r.name for r in runs} if kernel == '7.3' else set())
+	return names | ({r.name for r in runs} if kernel == table.MAINLINE_SERIES else set())
 
 
 def extra_packages(configs: Sequence[Config]) -> List[str]:
@@ -537,7 +538,8 @@ def main(ctx: Context, opts: 'Opts') -> int:
 	from . import locks
 	configs, runs = selected(opts.configs, opts.scope)
 	outcomes: List[Outcome] = []
-	for kernel in sorted({c.kernel for c in configs} | ({'7.3'} if runs else set())):
+	mainline = table.MAINLINE_SERIES
+	for kernel in sorted({c.kernel for c in configs} | ({mainline} if runs else set())):
 		for name in {c.arch for c in configs if c.kernel == kernel} | {'um'}:
 			sources.ensure_packages(ctx, f'buildcheck-{name}',
 						table.packages('um', kernel) +
@@ -557,11 +559,12 @@ def main(ctx: Context, opts: 'Opts') -> int:
 			log(f'buildcheck {o.name}: {"PASS" if o.ok else "FAIL"} ({o.seconds:.0f} s): '
 			    f'{o.detail}')
 			outcomes.append(o)
-		if kernel == '7.3' and not opts.configs or any(c.kernel == kernel for c in configs):
+		if (kernel == mainline and not opts.configs or
+		    any(c.kernel == kernel for c in configs)):
 			o = kernel_doc(ctx, kernel, src, new)
 			log(f'buildcheck {o.name}: {"PASS" if o.ok else "FAIL"}: {o.detail}')
 			outcomes.append(o)
-		if kernel == '7.3':
+		if kernel == mainline:
 			for r in runs:
 				o = run_check(ctx, r, tree, src, base, work)
 				log(f'buildcheck {o.name}: {"PASS" if o.ok else "FAIL"} '
